@@ -1,0 +1,14 @@
+declare module 'fuse-native' {
+  class Fuse {
+    constructor(mnt: string, ops: object, opts?: object);
+    mount(cb: (err?: Error | null) => void): void;
+    unmount(cb: (err?: Error | null) => void): void;
+    static unmount(mnt: string, cb: (err?: Error | null) => void): void;
+    static ENOENT: number;
+    static EROFS: number;
+    static EIO: number;
+    static EISDIR: number;
+    static EACCES: number;
+  }
+  export = Fuse;
+}

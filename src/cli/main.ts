@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { InputError } from '../errors';
+import { checkMountpoint } from '../fuse/mountpoint';
+import { mountFiles } from '../fuse/mount';
+import { openSource, OpenOptions } from '../sources/open';
+import { Source } from '../sources/source';
+import { buildViews, findView } from '../views/index';
+import { describeSource } from '../views/info';
+import { exportFile, progressBar } from './export';
+
+interface SourceFlags {
+  map?: string;
+  cacheMb?: string;
+}
+
+function sourceOptions(flags: SourceFlags): OpenOptions {
+  const cacheMb = flags.cacheMb === undefined ? undefined : Number(flags.cacheMb);
+  if (cacheMb !== undefined && !(Number.isInteger(cacheMb) && cacheMb >= 0)) {
+    throw new InputError(`--cache-mb: expected a whole number of MiB, got ${JSON.stringify(flags.cacheMb)}`);
+  }
+  return { map: flags.map, cacheMb };
+}
+
+function withSourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--map <file>', 'memory map of the machine (/proc/iomem text)')
+    .option('--cache-mb <n>', 'block cache budget in MiB', '64');
+}
+
+function human(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  let v = n;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+function printInfo(source: Source): void {
+  const views = buildViews(source);
+  const d = describeSource(source, views);
+  const out = process.stdout;
+  out.write(`source   ${d.source.path}\n`);
+  out.write(`format   ${d.source.format} (${d.source.detectedBy})\n`);
+  out.write(`size     ${d.source.size} bytes (${human(d.source.size)})\n`);
+  out.write(`map      ${d.map.origin}: ${d.map.ranges.length} RAM ranges, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
+  for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
+  out.write('views\n');
+  for (const v of views) out.write(`  ${v.name.padEnd(14)} ${String(v.file.size).padStart(16)}  ${v.description}\n`);
+  for (const n of d.notes) out.write(`note     ${n}\n`);
+}
+
+function unmountDir(dir: string, force: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('fusermount', [force ? '-uz' : '-u', dir], (err, _out, stderr) => {
+      if (!err) return resolve();
+      const msg = String(stderr).trim().replace(/^fusermount: /, '');
+      reject(new InputError(`${dir}: cannot unmount: ${msg || err.message}${force ? '' : ' (if the mount is stale or busy: memview umount --force ' + dir + ')'}`));
+    });
+  });
+}
+
+async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean }): Promise<void> {
+  const mountpoint = checkMountpoint(dir);
+  const source = openSource(src, sourceOptions(flags));
+  const views = buildViews(source);
+  const mounted = await mountFiles(mountpoint, views, {
+    allowOther: flags.allowOther,
+    debug: flags.debug,
+    mtime: source.mtime,
+    onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${err.message}\n`),
+  });
+  process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); Ctrl-C or 'memview umount ${dir}' to unmount\n`);
+  for (const v of views) process.stdout.write(`  ${v.name.padEnd(14)} ${v.file.size}\n`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      mounted.unmount().then(resolve, (err: Error) => {
+        process.stderr.write(`memview: unmount failed: ${err.message}\n`);
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    process.on('SIGHUP', stop);
+  });
+  source.close();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('memview')
+    .description('Mount a Linux physical-memory image and serve it as padded, LiME and ELF files at once, without a copy')
+    .option('--debug', 'show stack traces on errors')
+    .showHelpAfterError(false);
+
+  withSourceOptions(program.command('mount <source> <mountpoint>'))
+    .description('serve every view of SOURCE under MOUNTPOINT (foreground; Ctrl-C unmounts)')
+    .option('--allow-other', 'let other users read the mount (needs user_allow_other in /etc/fuse.conf)')
+    .action((src: string, dir: string, flags) => mountCommand(src, dir, { ...flags, debug: program.opts().debug }));
+
+  program
+    .command('umount <mountpoint>')
+    .alias('unmount')
+    .description('unmount a memview mount')
+    .option('--force', 'lazy unmount: also clears a stale mount left by a killed process')
+    .action((dir: string, flags: { force?: boolean }) => unmountDir(dir, !!flags.force));
+
+  withSourceOptions(program.command('info <source>'))
+    .description('print the detected format, the RAM range table and every view size')
+    .option('--json', 'machine-readable output')
+    .action((src: string, flags: SourceFlags & { json?: boolean }) => {
+      const source = openSource(src, sourceOptions(flags));
+      try {
+        if (flags.json) process.stdout.write(JSON.stringify(describeSource(source, buildViews(source)), null, 2) + '\n');
+        else printInfo(source);
+      } finally {
+        source.close();
+      }
+    });
+
+  withSourceOptions(program.command('export <source>'))
+    .description('write one view to a file (holes stay sparse); the same bytes as the mount, no FUSE needed')
+    .addOption(new Option('--view <name>', 'view to write: padded, lime, elf, raw, iomem, info').makeOptionMandatory())
+    .requiredOption('-o, --output <file>', 'output file')
+    .option('--force', 'overwrite the output file if it exists')
+    .action(async (src: string, flags: SourceFlags & { view: string; output: string; force?: boolean }) => {
+      const source = openSource(src, sourceOptions(flags));
+      try {
+        const views = buildViews(source);
+        const view = findView(views, flags.view);
+        if (!view) throw new InputError(`--view: unknown view ${JSON.stringify(flags.view)}; one of: ${views.map((v) => v.name).join(', ')}`);
+        await exportFile(view.file, path.resolve(flags.output), src, !!flags.force, progressBar(process.stderr));
+      } finally {
+        source.close();
+      }
+    });
+  return program;
+}
+
+/** Runs the CLI: exit 0 on success, 2 on bad input, 1 on anything else; errors are one line. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2; // commander already printed the message
+      return;
+    }
+    const err = e as Error;
+    process.stderr.write(`memview: ${oneLine(err.message)}\n`);
+    if (debug && err.stack) process.stderr.write(err.stack + '\n');
+    process.exitCode = e instanceof InputError ? 2 : 1;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}

@@ -1,0 +1,15 @@
+/**
+ * An error caused by what the user gave us (a bad file, a bad map, a bad flag).
+ * The CLI prints its message on one line and exits 2; anything else exits 1.
+ */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/** Hex with 0x prefix, for messages that name offsets and addresses. */
+export function hex(n: number): string {
+  return '0x' + n.toString(16);
+}

@@ -1,0 +1,35 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+
+/** Mount points currently in /proc/self/mountinfo (field 5, octal escapes decoded). */
+export function mountedPaths(): Set<string> {
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return new Set();
+  }
+  const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return new Set(text.split('\n').filter(Boolean).map((l) => decode(l.split(' ')[4])));
+}
+
+/** Refuses a mountpoint that is missing, not a directory, stale, mounted or not empty; the message says the fix. */
+export function checkMountpoint(dir: string): string {
+  const abs = path.resolve(dir);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTCONN') {
+      throw new InputError(`${dir}: stale mount left by a killed process; clear it with: memview umount --force ${dir}`);
+    }
+    if (code === 'ENOENT') throw new InputError(`${dir}: mountpoint does not exist; create it with: mkdir -p ${dir}`);
+    throw new InputError(`${dir}: cannot use as mountpoint: ${(e as Error).message}`);
+  }
+  if (!stat.isDirectory()) throw new InputError(`${dir}: mountpoint is not a directory`);
+  if (mountedPaths().has(abs)) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${dir}`);
+  if (fs.readdirSync(abs).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
+  return abs;
+}

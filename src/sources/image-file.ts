@@ -1,0 +1,55 @@
+import * as fs from 'node:fs';
+import { InputError } from '../errors';
+
+/**
+ * A source image opened read-only (it is evidence: never O_RDWR, never
+ * written). Parsers read headers through `readAt` at mount time.
+ */
+export class ImageFile {
+  readonly size: number;
+  readonly mtime: Date;
+
+  private constructor(readonly path: string, readonly fd: number, stat: fs.Stats) {
+    this.size = stat.size;
+    this.mtime = stat.mtime;
+  }
+
+  static open(path: string): ImageFile {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, fs.constants.O_RDONLY);
+    } catch (e) {
+      throw new InputError(`${path}: ${describeOpenError(e)}`);
+    }
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) {
+      fs.closeSync(fd);
+      throw new InputError(`${path}: is a directory, not an image file`);
+    }
+    return new ImageFile(path, fd, stat);
+  }
+
+  /** Up to `length` bytes at `position` (fewer at end of file). */
+  readAt(position: number, length: number): Buffer {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.fd, buf, done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === length ? buf : buf.subarray(0, done);
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+export function describeOpenError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied (try as root)';
+  if (code === 'EISDIR') return 'is a directory, not an image file';
+  return (e as Error).message;
+}

@@ -1,0 +1,24 @@
+import { InputError } from '../errors';
+import { RamRange, Segment, totalLength } from '../types';
+
+/**
+ * A raw image (LiME format=raw): the RAM ranges of the map, concatenated in
+ * ascending order, nothing else. The map is the only way to place the bytes,
+ * so the file size must equal the map's RAM total exactly.
+ */
+export function rawSegments(ranges: readonly RamRange[], fileSize: number, path: string): Segment[] {
+  const expected = totalLength(ranges);
+  if (fileSize !== expected) {
+    throw new InputError(
+      `${path}: raw image is ${fileSize} bytes but the map's System RAM totals ${expected} bytes ` +
+        `(difference ${fileSize - expected}); wrong map for this image?`,
+    );
+  }
+  const segments: Segment[] = [];
+  let offset = 0;
+  for (const r of ranges) {
+    segments.push({ phys: r.start, length: r.length, offset });
+    offset += r.length;
+  }
+  return segments;
+}

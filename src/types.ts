@@ -1,0 +1,32 @@
+/**
+ * Shared shapes. All addresses, offsets and lengths are plain numbers: physical
+ * addresses and file offsets of real images stay far below 2^53. Intervals are
+ * half-open: [start, start + length).
+ */
+
+/** A run of physical RAM. */
+export interface RamRange {
+  start: number;
+  length: number;
+}
+
+/**
+ * Where the bytes of a run of physical memory live in the source store.
+ * `offset === null` means the source says the bytes are zero (an ELF
+ * p_filesz < p_memsz tail, an AVML all-zero block that was left out).
+ */
+export interface Segment {
+  phys: number;
+  length: number;
+  offset: number | null;
+}
+
+export function rangeEnd(r: RamRange): number {
+  return r.start + r.length;
+}
+
+export function totalLength(ranges: readonly RamRange[]): number {
+  let sum = 0;
+  for (const r of ranges) sum += r.length;
+  return sum;
+}
