@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import { CachedFileStore } from '../engine/store';
+import { ByteStore, CachedFileStore } from '../engine/store';
 import { InputError } from '../errors';
 import { parseIomem } from '../maps/iomem';
-import { RamRange } from '../types';
+import { RamRange, Segment } from '../types';
 import { describeOpenError, ImageFile } from './image-file';
 import { rawSegments } from './raw';
 import { Source } from './source';
@@ -15,6 +15,18 @@ export interface OpenOptions {
 }
 
 const MiB = 1024 * 1024;
+
+/** What a format parser returns: the map and where the bytes are. */
+export interface Parsed {
+  format: string;
+  detectedBy: string;
+  ranges: RamRange[];
+  segments: Segment[];
+  mapOrigin: string;
+  notes: string[];
+  /** A store of its own (decoded formats); default: the image file through the block cache. */
+  store?: ByteStore;
+}
 
 /** Reads and parses a map file; errors name the file. */
 export function loadMap(path: string): RamRange[] {
@@ -34,24 +46,31 @@ export function loadMap(path: string): RamRange[] {
   }
 }
 
-/** Opens an image read-only, places its bytes with the map, and returns the parsed source. */
+/** Format detection and dispatch: image bytes + options -> map and segments. */
+function parseImage(image: ImageFile, options: OpenOptions): Parsed {
+  if (!options.map) throw new InputError(`${image.path}: a raw image needs a memory map: pass --map iomem.txt`);
+  const ranges = loadMap(options.map);
+  return {
+    format: 'raw',
+    detectedBy: 'no header magic; bytes placed by the map',
+    ranges,
+    segments: rawSegments(ranges, image.size, image.path),
+    mapOrigin: options.map,
+    notes: [],
+  };
+}
+
+/** Opens an image read-only, parses it, and returns the source every view is built from. */
 export function openSource(path: string, options: OpenOptions): Source {
   const image = ImageFile.open(path);
   try {
     if (image.size === 0) throw new InputError(`${path}: file is empty`);
-    if (!options.map) throw new InputError(`${path}: a raw image needs a memory map: pass --map iomem.txt`);
-    const ranges = loadMap(options.map);
-    const segments = rawSegments(ranges, image.size, path);
-    const store = new CachedFileStore(image.fd, image.size, undefined, (options.cacheMb ?? 64) * MiB);
+    const parsed = parseImage(image, options);
+    const store = parsed.store ?? new CachedFileStore(image.fd, image.size, undefined, (options.cacheMb ?? 64) * MiB);
     return {
       path,
-      format: 'raw',
-      detectedBy: 'no header magic; bytes placed by the map',
-      ranges,
-      segments,
+      ...parsed,
       store,
-      mapOrigin: options.map,
-      notes: [],
       fileSize: image.size,
       mtime: image.mtime,
       close: () => image.close(),
