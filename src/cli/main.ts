@@ -145,6 +145,10 @@ export function buildProgram(): Command {
 
 /** Runs the CLI: exit 0 on success, 2 on bad input, 1 on anything else; errors are one line. */
 export async function main(argv: string[]): Promise<void> {
+  // `memview info … | head` closes our stdout early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   const program = buildProgram();
   program.exitOverride();
   const debug = argv.includes('--debug');
