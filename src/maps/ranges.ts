@@ -32,3 +32,49 @@ export function mergeAdjacent(ranges: readonly RamRange[]): RamRange[] {
 export function formatRange(r: RamRange): string {
   return `${hex(r.start)}-${hex(rangeEnd(r) - 1)}`;
 }
+
+/**
+ * Each range widened to whole pages (start down, end up), then overlapping
+ * or touching results joined: LeechCore and crash want page-granular loads.
+ */
+export function roundOutToPages(ranges: readonly RamRange[], page = 4096): RamRange[] {
+  const out: RamRange[] = [];
+  for (const r of ranges) {
+    const start = Math.floor(r.start / page) * page;
+    const end = Math.ceil(rangeEnd(r) / page) * page;
+    const last = out[out.length - 1];
+    if (last && start <= rangeEnd(last)) last.length = Math.max(rangeEnd(last), end) - last.start;
+    else out.push({ start, length: end - start });
+  }
+  return out;
+}
+
+/** A run of sorted ranges joined into one, keeping the members (whose gaps are not RAM). */
+export interface MergedRange extends RamRange {
+  members: RamRange[];
+}
+
+/**
+ * At most `max` ranges: joins neighbours across the smallest gaps first
+ * (ties: the lower address), so the fewest non-RAM bytes are swallowed.
+ */
+export function mergeSmallestGaps(ranges: readonly RamRange[], max: number): MergedRange[] {
+  const join = new Array<boolean>(ranges.length).fill(false); // join[i]: range i continues range i-1
+  const excess = ranges.length - max;
+  if (excess > 0) {
+    const gaps = ranges.slice(1).map((r, i) => ({ i: i + 1, size: r.start - rangeEnd(ranges[i]) }));
+    gaps.sort((a, b) => a.size - b.size || a.i - b.i);
+    for (const g of gaps.slice(0, excess)) join[g.i] = true;
+  }
+  const out: MergedRange[] = [];
+  ranges.forEach((r, i) => {
+    const last = out[out.length - 1];
+    if (join[i] && last) {
+      last.length = rangeEnd(r) - last.start;
+      last.members.push({ ...r });
+    } else {
+      out.push({ start: r.start, length: r.length, members: [{ ...r }] });
+    }
+  });
+  return out;
+}

@@ -1,6 +1,8 @@
 import { bytesPiece, Piece, zeroPiece } from '../engine/pieces';
-import { RamRange, Segment } from '../types';
-import { rangePieces } from './ram-pieces';
+import { physicalPieces } from '../engine/physical';
+import { hex } from '../errors';
+import { MergedRange, mergeSmallestGaps, roundOutToPages } from '../maps/ranges';
+import { RamRange, rangeEnd, Segment } from '../types';
 
 /** ELF64 little-endian layout constants (System V gABI, elf.h). */
 export const EHDR_SIZE = 64;
@@ -9,16 +11,35 @@ export const ET_CORE = 4;
 export const EM_X86_64 = 62;
 export const PT_LOAD = 1;
 export const PT_NOTE = 4;
+export const NT_PRSTATUS = 1;
+/** sizeof(struct elf_prstatus) on x86-64: what Volatility 2 and crash expect in a CORE note. */
+export const X86_64_PRSTATUS_SIZE = 336;
+/** p_paddr of a load that has no physical address (kcore, kdump text aliases): physical readers skip it. */
+export const NO_PADDR = 0xffffffffffffffffn;
+/** LeechCore reads e_phoff..0x2000: (0x2000 - 0x40) / 56 = 145 program headers at most. */
+export const MAX_PHDRS = 145;
 const PF_RWX = 7;
 const PAGE = 4096;
 
 export interface ElfLoad {
-  /** Physical (and virtual) address of the segment. */
+  /** Physical address of the segment (also p_vaddr unless `vaddr` is given). */
   paddr: number;
-  vaddr?: number;
+  vaddr?: number | bigint;
   length: number;
   /** The segment's bytes; their total length must equal `length`. */
   pieces: Piece[];
+}
+
+/**
+ * A PT_LOAD with no bytes of its own: its p_offset points at the file bytes
+ * already placed for physical `sharesPaddr` (which must lie inside one load).
+ * kdump's kernel-text segments work this way; no data is duplicated.
+ */
+export interface ElfAlias {
+  vaddr: bigint;
+  paddr: bigint;
+  length: number;
+  sharesPaddr: number;
 }
 
 export function alignUp(n: number, a: number): number {
@@ -46,40 +67,112 @@ function phdr(type: number, flags: number, offset: number, vaddr: bigint, paddr:
   p.writeUInt32LE(type, 0);
   p.writeUInt32LE(flags, 4);
   p.writeBigUInt64LE(BigInt(offset), 8);
-  p.writeBigUInt64LE(vaddr, 16);
-  p.writeBigUInt64LE(paddr, 24);
+  p.writeBigUInt64LE(BigInt.asUintN(64, vaddr), 16);
+  p.writeBigUInt64LE(BigInt.asUintN(64, paddr), 24);
   p.writeBigUInt64LE(BigInt(size), 32); // p_filesz
   p.writeBigUInt64LE(BigInt(size), 40); // p_memsz
   p.writeBigUInt64LE(BigInt(align), 48);
   return p;
 }
 
+/** One ELF note: Elf64_Nhdr (namesz, descsz, type), the name NUL-terminated, both padded to 4 bytes. */
+export function elfNote(name: string, type: number, desc: Buffer): Buffer {
+  const nameBytes = Buffer.from(name + '\0', 'latin1');
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(nameBytes.length, 0);
+  head.writeUInt32LE(desc.length, 4);
+  head.writeUInt32LE(type, 8);
+  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc(alignUp(b.length, 4) - b.length)]);
+  return Buffer.concat([head, pad(nameBytes), pad(desc)]);
+}
+
+/** `CORE` NT_PRSTATUS with a zeroed x86-64 elf_prstatus (no CPU state is known; Volatility 2 needs the note). */
+export function prstatusNote(): Buffer {
+  return elfNote('CORE', NT_PRSTATUS, Buffer.alloc(X86_64_PRSTATUS_SIZE));
+}
+
 /**
- * An ELF64 ET_CORE: header, PT_NOTE first (p_align 4), then one PT_LOAD per
- * segment in the given order; all headers and notes precede the data, and
- * each segment's data starts on a page boundary in the file.
+ * An ELF64 ET_CORE: header, PT_NOTE first (p_align 4: drgn reads 8 as
+ * 8-byte note headers), one PT_LOAD per load in the given order, then one
+ * per alias; all headers and notes precede the data, and each load's data
+ * starts on a page boundary in the file.
  */
-export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[]): Piece[] {
-  const phnum = 1 + loads.length;
+export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases: readonly ElfAlias[] = []): Piece[] {
+  const phnum = 1 + loads.length + aliases.length;
   const notesOffset = EHDR_SIZE + phnum * PHDR_SIZE;
   let dataOffset = alignUp(notesOffset + notes.length, PAGE);
   const headers: Buffer[] = [elfHeader(phnum), phdr(PT_NOTE, 0, notesOffset, 0n, 0n, notes.length, 4)];
   const body: Piece[] = [];
+  const placed: { paddr: number; length: number; offset: number }[] = [];
   for (const load of loads) {
-    headers.push(phdr(PT_LOAD, PF_RWX, dataOffset, BigInt.asUintN(64, BigInt(load.vaddr ?? load.paddr)), BigInt.asUintN(64, BigInt(load.paddr)), load.length, 0));
+    headers.push(phdr(PT_LOAD, PF_RWX, dataOffset, BigInt(load.vaddr ?? load.paddr), BigInt(load.paddr), load.length, 0));
+    placed.push({ paddr: load.paddr, length: load.length, offset: dataOffset });
     body.push(...load.pieces);
     const padded = alignUp(load.length, PAGE);
     body.push(zeroPiece(padded - load.length));
     dataOffset += padded;
   }
+  for (const a of aliases) {
+    const home = placed.find((p) => p.paddr <= a.sharesPaddr && a.sharesPaddr + a.length <= p.paddr + p.length);
+    if (!home) throw new Error(`ELF alias at ${hex(a.sharesPaddr)} (+${hex(a.length)}) is not inside one load`);
+    headers.push(phdr(PT_LOAD, PF_RWX, home.offset + (a.sharesPaddr - home.paddr), a.vaddr, a.paddr, a.length, 0));
+  }
   const head = Buffer.concat([...headers, notes]);
   return [bytesPiece(head), zeroPiece(alignUp(head.length, PAGE) - head.length), ...body];
 }
 
-/** memory.elf: one PT_LOAD per RAM range, p_vaddr = p_paddr (QEMU's non-paging convention). */
-export function physicalElfPieces(segments: readonly Segment[], ranges: readonly RamRange[], notes: Buffer = Buffer.alloc(0)): Piece[] {
-  return elfCorePieces(
-    notes,
-    ranges.map((r) => ({ paddr: r.start, length: r.length, pieces: rangePieces(segments, r) })),
-  );
+/** The physical PT_LOADs of a core and what had to be done to the map to get them. */
+export interface PhysicalLoads {
+  loads: MergedRange[];
+  notes: string[];
+}
+
+/**
+ * RAM ranges -> physical PT_LOADs: rounded outward to pages (LeechCore skips
+ * unaligned loads), then joined across the smallest gaps until the header
+ * table fits LeechCore's 8 KiB (`maxLoads` = 145 - 1 for the PT_NOTE).
+ */
+export function physicalLoads(ranges: readonly RamRange[], maxLoads = MAX_PHDRS - 1): PhysicalLoads {
+  const rounded = roundOutToPages(ranges);
+  const loads = mergeSmallestGaps(rounded, maxLoads);
+  const notes: string[] = [];
+  const widened = ranges.filter((r) => r.start % PAGE !== 0 || rangeEnd(r) % PAGE !== 0).length;
+  if (widened > 0) notes.push(`${widened} RAM range(s) rounded outward to 4 KiB pages; the added bytes come from the source where it has them, else zeros`);
+  if (loads.length < rounded.length) {
+    let gapBytes = 0;
+    let largest = 0;
+    for (const l of loads) {
+      for (let i = 1; i < l.members.length; i++) {
+        const gap = l.members[i].start - rangeEnd(l.members[i - 1]);
+        gapBytes += gap;
+        largest = Math.max(largest, gap);
+      }
+    }
+    notes.push(
+      `${rounded.length} page-rounded RAM ranges exceed ${maxLoads} PT_LOADs (LeechCore reads at most ${MAX_PHDRS} program headers): ` +
+        `joined across the ${rounded.length - loads.length} smallest gaps (${gapBytes} bytes, largest ${hex(largest)}), which read as zeros`,
+    );
+  }
+  return { loads, notes };
+}
+
+/** A load's bytes: each member from the source (zeros where it has none), zeros in the gaps between members. */
+function loadPieces(segments: readonly Segment[], load: MergedRange): Piece[] {
+  const pieces: Piece[] = [];
+  let pos = load.start;
+  for (const m of load.members) {
+    pieces.push(zeroPiece(m.start - pos), ...physicalPieces(segments, m.start, rangeEnd(m)));
+    pos = rangeEnd(m);
+  }
+  return pieces;
+}
+
+/** The physical loads as ElfLoads, p_vaddr = p_paddr (QEMU's non-paging convention). */
+export function physicalElfLoads(segments: readonly Segment[], loads: readonly MergedRange[]): ElfLoad[] {
+  return loads.map((l) => ({ paddr: l.start, length: l.length, pieces: loadPieces(segments, l) }));
+}
+
+/** memory.elf: PT_NOTE, then page-rounded PT_LOADs in ascending p_paddr, at most 145 headers. */
+export function physicalElfPieces(segments: readonly Segment[], ranges: readonly RamRange[], notes: Buffer = prstatusNote()): Piece[] {
+  return elfCorePieces(notes, physicalElfLoads(segments, physicalLoads(ranges).loads));
 }

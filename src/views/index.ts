@@ -2,7 +2,7 @@ import { bytesPiece, Piece } from '../engine/pieces';
 import { VirtualFile } from '../engine/virtual-file';
 import { formatIomem } from '../maps/iomem';
 import { Source } from '../sources/source';
-import { physicalElfPieces } from './elf';
+import { coreViews } from './cores';
 import { infoJson } from './info';
 import { limePieces } from './lime';
 import { paddedPieces, rawPieces } from './ram-pieces';
@@ -12,6 +12,8 @@ export interface View {
   name: string;
   description: string;
   file: VirtualFile;
+  /** What the view had to do or could not do (shown by `info`). */
+  notes?: string[];
 }
 
 /**
@@ -20,15 +22,16 @@ export interface View {
  */
 export function buildViews(source: Source): View[] {
   const { segments, ranges, store } = source;
-  const make = (name: string, description: string, pieces: Piece[]): View => ({
+  const make = (name: string, description: string, pieces: Piece[], notes?: string[]): View => ({
     name,
     description,
     file: new VirtualFile(pieces, store),
+    ...(notes && notes.length > 0 ? { notes } : {}),
   });
   const views: View[] = [
     make('padded.raw', 'padded image: file offset = physical address (Volatility, LiME format=padded)', paddedPieces(segments, ranges)),
     make('memory.lime', 'LiME v1: one header per RAM range (Volatility, LiME format=lime)', limePieces(segments, ranges)),
-    make('memory.elf', 'ELF64 core, one PT_LOAD per RAM range (Volatility, crash, MemProcFS)', physicalElfPieces(segments, ranges)),
+    ...coreViews(source).map((c) => make(c.name, c.description, c.pieces, c.notes)),
     make('raw.bin', 'RAM ranges concatenated, no map (LiME format=raw); pair with iomem.txt', rawPieces(segments, ranges)),
     make('iomem.txt', 'the RAM map in /proc/iomem syntax', [bytesPiece(Buffer.from(formatIomem(ranges)))]),
   ];

@@ -5,6 +5,7 @@ import { rangeEnd, totalLength } from '../types';
 interface SizedView {
   name: string;
   file: { size: number };
+  notes?: string[];
 }
 
 /** The facts `memview info` prints, as an object (also served as info.json). */
@@ -22,7 +23,7 @@ export function describeSource(source: Source, views: readonly SizedView[]) {
       ramBytes: totalLength(source.ranges),
       ranges: source.ranges.map((r) => ({ start: hex(r.start), end: hex(rangeEnd(r) - 1), length: r.length })),
     },
-    views: views.map((v) => ({ name: v.name, size: v.file.size })),
+    views: views.map((v) => ({ name: v.name, size: v.file.size, ...(v.notes ? { notes: v.notes } : {}) })),
     notes: source.notes,
   };
 }

@@ -53,3 +53,28 @@ export function readElf(head: Buffer): ElfCore {
     phdrs,
   };
 }
+
+export interface Note {
+  name: string;
+  type: number;
+  desc: Buffer;
+}
+
+/** The notes of a PT_NOTE segment (4-byte aligned Elf64_Nhdr). */
+export function readNotes(seg: Buffer): Note[] {
+  const notes: Note[] = [];
+  const up4 = (n: number) => Math.ceil(n / 4) * 4;
+  let pos = 0;
+  while (pos + 12 <= seg.length) {
+    const namesz = seg.readUInt32LE(pos);
+    const descsz = seg.readUInt32LE(pos + 4);
+    const type = seg.readUInt32LE(pos + 8);
+    const nameAt = pos + 12;
+    const descAt = nameAt + up4(namesz);
+    if (descAt + descsz > seg.length) throw new Error(`note at 0x${pos.toString(16)} runs past its segment`);
+    notes.push({ name: seg.toString('latin1', nameAt, nameAt + namesz).replace(/\0$/, ''), type, desc: seg.subarray(descAt, descAt + descsz) });
+    pos = descAt + up4(descsz);
+  }
+  if (pos !== seg.length) throw new Error('trailing bytes in PT_NOTE');
+  return notes;
+}

@@ -150,3 +150,14 @@ export const SAMPLE_RANGES: Range[] = [
   { start: 0x100000, end: 0x4fffff },
   { start: 0x100000000, end: 0x1000fffff },
 ];
+
+/** The machine's physical bytes [start, start+length): RAM content inside ranges, zeros elsewhere. */
+export function physicalBytes(ranges: Range[], start: number, length: number, salt = 0): Buffer {
+  const out = Buffer.alloc(length);
+  for (const r of ranges) {
+    const from = Math.max(start, r.start);
+    const to = Math.min(start + length, r.end + 1);
+    if (from < to) ramBytes(from, to - from, salt).copy(out, from - start);
+  }
+  return out;
+}
