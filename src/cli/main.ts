@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../errors';
-import { checkMountpoint } from '../fuse/mountpoint';
+import { checkMountpoint, mountedPaths } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
 import { openSource, OpenOptions } from '../sources/open';
 import { Source } from '../sources/source';
@@ -71,6 +71,12 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
   const mountpoint = checkMountpoint(dir);
   const source = openSource(src, sourceOptions(flags));
   const views = buildViews(source);
+  // Catch signals from the start: one that lands while mounting unmounts right after.
+  let onSignal: () => void = () => {
+    signalled = true;
+  };
+  let signalled = false;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onSignal());
   const mounted = await mountFiles(mountpoint, views, {
     allowOther: flags.allowOther,
     debug: flags.debug,
@@ -79,21 +85,33 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
   });
   process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); Ctrl-C or 'memview umount ${dir}' to unmount\n`);
   for (const v of views) process.stdout.write(`  ${v.name.padEnd(14)} ${v.file.size}\n`);
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      mounted.unmount().then(resolve, (err: Error) => {
-        process.stderr.write(`memview: unmount failed: ${err.message}\n`);
-        resolve();
-      });
+      if (!mountedPaths().has(mountpoint)) return resolve(0); // already unmounted from outside
+      mounted.unmount().then(
+        () => resolve(0),
+        (err: Error) => {
+          process.stderr.write(`memview: unmount failed: ${err.message}\n`);
+          resolve(1);
+        },
+      );
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    process.on('SIGHUP', stop);
+    onSignal = stop;
+    if (signalled) stop();
+    // `memview umount DIR` (fusermount -u) from outside: notice it and end.
+    setInterval(() => {
+      if (!stopping && !mountedPaths().has(mountpoint)) {
+        stopping = true;
+        resolve(0);
+      }
+    }, 500);
   });
   source.close();
+  // The FUSE thread's handles keep the event loop alive: leave explicitly.
+  process.exit(code);
 }
 
 export function buildProgram(): Command {
