@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_RANGES, writeMachine } from './helpers/machine';
-import { memview, run } from './helpers/run';
+import { memview, run } from './helpers/cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-interop-'));
 let memoryElf = '';
