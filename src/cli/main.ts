@@ -118,7 +118,9 @@ export function buildProgram(): Command {
   const program = new Command('memview')
     .description('Mount a Linux physical-memory image and serve it as padded, LiME and ELF files at once, without a copy')
     .option('--debug', 'show stack traces on errors')
-    .showHelpAfterError(false);
+    // Set before the subcommands are created: they copy these settings.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`memview: ${text.replace(/^error: /, '')}`) });
 
   withSourceOptions(program.command('mount <source> <mountpoint>'))
     .description('serve every view of SOURCE under MOUNTPOINT (foreground; Ctrl-C unmounts)')
@@ -171,7 +173,6 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') process.exit(0);
   });
   const program = buildProgram();
-  program.exitOverride();
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bytesPiece, sourcePiece, zeroPiece } from '../src/engine/pieces';
+import { CachedFileStore } from '../src/engine/store';
+import { VirtualFile } from '../src/engine/virtual-file';
+import { openSource } from '../src/sources/open';
+import { buildViews } from '../src/views/index';
+import { tempDir } from './helpers/cli';
+import { Chunk, expectedLime, expectedPadded, expectedRaw, materialise, Range, writeMachine } from './helpers/machine';
+
+const RANGES: Range[] = [
+  { start: 0x1000, end: 0x9fbff },
+  { start: 0x100000, end: 0x2fffff },
+  { start: 0x3000000, end: 0x30fffff },
+];
+
+/** Offsets worth reading at: every piece edge of the reference, ±1, and the ends. */
+function edges(chunks: Chunk[]): number[] {
+  const out = new Set<number>([0]);
+  let at = 0;
+  for (const c of chunks) {
+    at += Buffer.isBuffer(c) ? c.length : c.zeros;
+    for (const d of [-4097, -1, 0, 1, 4095]) if (at + d >= 0) out.add(at + d);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+describe('engine reads equal the materialised reference at every boundary', () => {
+  const tmp = tempDir();
+  const m = writeMachine(path.join(tmp, 'm'), RANGES, 0x1234);
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  for (const cacheMb of [0, 1, 64]) {
+    it(`with a ${cacheMb} MiB cache`, async () => {
+      const source = openSource(m.raw, { map: m.iomem, cacheMb });
+      try {
+        const views = buildViews(source);
+        const refs: [string, Chunk[]][] = [
+          ['padded.raw', expectedPadded(RANGES, m.salt)],
+          ['memory.lime', expectedLime(RANGES, m.salt)],
+          ['raw.bin', expectedRaw(RANGES, m.salt)],
+        ];
+        for (const [name, chunks] of refs) {
+          const file = views.find((v) => v.name === name)!.file;
+          const ref = materialise(chunks);
+          expect(file.size, name).toBe(ref.length);
+          for (const at of edges(chunks)) {
+            for (const len of [0, 1, 2, 4096, 3 * 4096 + 17, 1 << 20]) {
+              const buf = Buffer.alloc(len);
+              const n = await file.read(buf, at, len);
+              const want = ref.subarray(Math.min(at, ref.length), Math.min(ref.length, at + len));
+              expect(n, `${name} read(${at}, ${len})`).toBe(want.length);
+              if (!buf.subarray(0, n).equals(want)) throw new Error(`${name} read(${at}, ${len}) differs from the reference`);
+            }
+          }
+          // Past the end: short, then nothing.
+          expect(await file.read(Buffer.alloc(10), ref.length - 3, 10)).toBe(3);
+          expect(await file.read(Buffer.alloc(10), ref.length, 10)).toBe(0);
+          expect(await file.read(Buffer.alloc(10), ref.length + 1e9, 10)).toBe(0);
+        }
+      } finally {
+        source.close();
+      }
+    });
+  }
+
+  it('reads across three pieces of every kind in one call', async () => {
+    const file = path.join(tmp, 'store.bin');
+    fs.writeFileSync(file, Buffer.from('0123456789abcdef'));
+    const fd = fs.openSync(file, 'r');
+    const store = new CachedFileStore(fd, 16, 4, 8);
+    const v = new VirtualFile([bytesPiece(Buffer.from('HDR')), zeroPiece(2), sourcePiece(10, 6), bytesPiece(Buffer.from('!'))], store);
+    expect(v.size).toBe(12);
+    const buf = Buffer.alloc(12);
+    expect(await v.read(buf, 0, 12)).toBe(12);
+    expect(buf.toString('latin1')).toBe('HDR\0\0abcdef!');
+    const mid = Buffer.alloc(5);
+    expect(await v.read(mid, 2, 5)).toBe(5);
+    expect(mid.toString('latin1')).toBe('R\0\0ab');
+    fs.closeSync(fd);
+  });
+
+  it('merges neighbouring pieces at mount time so reads cross few pieces', () => {
+    const v = new VirtualFile([zeroPiece(5), zeroPiece(5), sourcePiece(0, 4), sourcePiece(4, 4), sourcePiece(100, 1), zeroPiece(0)], {
+      read: async () => {},
+    });
+    expect(v.layout().map((p) => [p.kind, p.start, p.length])).toEqual([
+      ['zero', 0, 10],
+      ['source', 10, 8],
+      ['source', 18, 1],
+    ]);
+  });
+
+  it('fails a read with EIO semantics when the source is shorter than its layout', async () => {
+    const file = path.join(tmp, 'short.bin');
+    fs.writeFileSync(file, Buffer.alloc(100, 1));
+    const fd = fs.openSync(file, 'r');
+    for (const cacheBytes of [0, 1 << 20]) {
+      const v = new VirtualFile([sourcePiece(0, 200)], new CachedFileStore(fd, 200, 64, cacheBytes));
+      await expect(v.read(Buffer.alloc(50), 120, 50)).rejects.toThrow(/short read/);
+    }
+    fs.closeSync(fd);
+  });
+});
