@@ -25,8 +25,22 @@ export function ramBytes(start: number, length: number, salt = 0): Buffer {
   const first = start - (start % 8);
   const words = Math.ceil((start + length - first) / 8);
   const buf = Buffer.alloc(words * 8);
-  const s = BigInt(salt);
-  for (let i = 0; i < words; i++) buf.writeBigUInt64LE(BigInt(first + i * 8) ^ s, i * 8);
+  // u64 LE as two u32 halves through a typed array (hosts are little-endian): as exact as
+  // BigInt writes and fast enough for GiB-sized bench machines.
+  const u32 = new Uint32Array(buf.buffer, buf.byteOffset, words * 2);
+  const saltLo = salt % 2 ** 32;
+  const saltHi = Math.floor(salt / 2 ** 32);
+  let lo = first % 2 ** 32;
+  let hi = Math.floor(first / 2 ** 32);
+  for (let i = 0; i < words * 2; i += 2) {
+    u32[i] = lo ^ saltLo;
+    u32[i + 1] = hi ^ saltHi;
+    lo += 8;
+    if (lo === 2 ** 32) {
+      lo = 0;
+      hi++;
+    }
+  }
   return buf.subarray(start - first, start - first + length);
 }
 
@@ -63,7 +77,12 @@ export function writeMachine(dir: string, ranges: Range[], salt = 0): MachineFil
   const raw = path.join(dir, 'machine.raw');
   const iomem = path.join(dir, 'machine.iomem');
   const fd = fs.openSync(raw, 'w');
-  for (const r of ranges) fs.writeSync(fd, ramBytes(r.start, rangeLength(r), salt));
+  const chunk = 16 * 1024 * 1024; // bounded memory for GiB-sized ranges
+  for (const r of ranges) {
+    for (let done = 0; done < rangeLength(r); done += chunk) {
+      fs.writeSync(fd, ramBytes(r.start + done, Math.min(chunk, rangeLength(r) - done), salt));
+    }
+  }
   fs.closeSync(fd);
   fs.writeFileSync(iomem, iomemText(ranges));
   return { dir, raw, iomem, ranges, salt };
