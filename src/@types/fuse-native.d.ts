@@ -3,6 +3,8 @@ declare module 'fuse-native' {
     constructor(mnt: string, ops: object, opts?: object);
     mount(cb: (err?: Error | null) => void): void;
     unmount(cb: (err?: Error | null) => void): void;
+    /** The libfuse `-o` argument built from the constructor options. */
+    protected _fuseOptions(): string;
     static unmount(mnt: string, cb: (err?: Error | null) => void): void;
     static ENOENT: number;
     static EROFS: number;

@@ -1,5 +1,7 @@
+import * as fs from 'node:fs';
 import Fuse from 'fuse-native';
 import { VirtualFile } from '../engine/virtual-file';
+import { mountTable } from './mountpoint';
 
 /** A file to serve; `name` may contain `/` for files in subdirectories. */
 export interface ServedFile {
@@ -7,7 +9,31 @@ export interface ServedFile {
   file: VirtualFile;
 }
 
+/**
+ * FUSE settings. The defaults are what `npm run bench` measured fastest on
+ * fuse-native (libfuse 2.9); README "Performance" has the numbers.
+ */
+export interface FuseTuning {
+  /** libfuse max_read; libfuse 2 never negotiates more than 128 KiB per request anyway. */
+  maxRead: number;
+  /** Keep file pages in the kernel page cache across opens: a repeated read never reaches us. */
+  kernelCache: boolean;
+  /** -o direct_io: no page cache at all, every read() is a request to us. */
+  directIo: boolean;
+  /** Readahead of the mount's bdi in KiB (kernel default 128); 0 leaves it. Needs root, else ignored. */
+  readaheadKb: number;
+}
+
+export const DEFAULT_TUNING: FuseTuning = {
+  maxRead: 128 * 1024,
+  kernelCache: true,
+  directIo: false,
+  readaheadKb: 1024,
+};
+
 export interface MountOptions {
+  /** Overrides of DEFAULT_TUNING (the bench sweeps them). */
+  tuning?: Partial<FuseTuning>;
   allowOther?: boolean;
   debug?: boolean;
   /** Source mtime, shown on every file. */
@@ -90,17 +116,12 @@ export function mountFiles(mountpoint: string, served: readonly ServedFile[], op
     removexattr: refuse, mknod: refuse,
   };
 
-  const fuse = new Fuse(mountpoint, ops, {
-    allowOther: !!options.allowOther,
-    debug: !!options.debug,
-    fsname: 'memview',
-    subtype: 'memview',
-    kernelCache: true,
-    maxRead: 1024 * 1024,
-  });
+  const tuning = { ...DEFAULT_TUNING, ...options.tuning };
+  const fuse = tunedFuse(mountpoint, ops, tuning, { allowOther: !!options.allowOther, debug: !!options.debug, fsname: 'memview', subtype: 'memview' });
   return new Promise((resolve, reject) => {
     fuse.mount((err?: Error | null) => {
       if (err) return reject(err);
+      if (tuning.readaheadKb > 0) setReadahead(mountpoint, tuning.readaheadKb);
       let unmounted: Promise<void> | null = null;
       resolve({
         mountpoint,
@@ -109,4 +130,44 @@ export function mountFiles(mountpoint: string, served: readonly ServedFile[], op
       });
     });
   });
+}
+
+/** A fuse-native instance configured by `tuning` (also used by the bench's passthrough, for a fair ceiling). */
+export function tunedFuse(mountpoint: string, ops: object, tuning: FuseTuning, base: object): Fuse {
+  return new TunedFuse(mountpoint, ops, {
+    ...base,
+    kernelCache: tuning.kernelCache,
+    maxRead: tuning.maxRead,
+    timeout: false, // fuse-native's per-request timer costs a setTimeout per read; our reads always answer
+  }, tuning.directIo ? ['direct_io'] : []);
+}
+
+/** fuse-native with extra libfuse -o options it has no switch for (direct_io). */
+class TunedFuse extends Fuse {
+  constructor(mountpoint: string, ops: object, opts: object, private readonly extraOptions: string[]) {
+    super(mountpoint, ops, opts);
+  }
+
+  protected _fuseOptions(): string {
+    const base = super._fuseOptions();
+    if (this.extraOptions.length === 0) return base;
+    return (base ? base + ',' : '-o') + this.extraOptions.join(',');
+  }
+}
+
+/**
+ * Raises the kernel readahead of a FUSE mount (its bdi is named after the
+ * mount's device number, e.g. /sys/class/bdi/0:42). libfuse 2 caps each
+ * request at 128 KiB; a bigger window keeps several requests in flight.
+ * Best effort: without root the kernel default stays.
+ */
+export function setReadahead(mountpoint: string, kb: number): boolean {
+  try {
+    const device = mountTable().find((m) => m.mountpoint === mountpoint)?.device;
+    if (!device) return false;
+    fs.writeFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, String(kb));
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -2,16 +2,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 
-/** Mount points currently in /proc/self/mountinfo (field 5, octal escapes decoded). */
-export function mountedPaths(): Set<string> {
+/** Mounts in /proc/self/mountinfo: mount point (field 5, octal escapes decoded) and device (field 3, `major:minor`). */
+export function mountTable(): { mountpoint: string; device: string }[] {
   let text = '';
   try {
     text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
-    return new Set();
+    return [];
   }
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return new Set(text.split('\n').filter(Boolean).map((l) => decode(l.split(' ')[4])));
+  return text.split('\n').filter(Boolean).map((l) => {
+    const f = l.split(' ');
+    return { mountpoint: decode(f[4]), device: f[2] };
+  });
+}
+
+/** Mount points currently mounted. */
+export function mountedPaths(): Set<string> {
+  return new Set(mountTable().map((m) => m.mountpoint));
 }
 
 /** Refuses a mountpoint that is missing, not a directory, stale, mounted or not empty; the message says the fix. */
