@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../errors';
 import { checkMountpoint, mountedPaths } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
+import { FORMATS, parseFormat } from '../sources/detect';
 import { openSource, OpenOptions } from '../sources/open';
 import { Source } from '../sources/source';
 import { buildViews, findView } from '../views/index';
@@ -13,6 +14,8 @@ import { exportFile, progressBar } from './export';
 interface SourceFlags {
   map?: string;
   cacheMb?: string;
+  format?: string;
+  repairLimeShift?: boolean;
 }
 
 function sourceOptions(flags: SourceFlags): OpenOptions {
@@ -20,13 +23,16 @@ function sourceOptions(flags: SourceFlags): OpenOptions {
   if (cacheMb !== undefined && !(Number.isInteger(cacheMb) && cacheMb >= 0)) {
     throw new InputError(`--cache-mb: expected a whole number of MiB, got ${JSON.stringify(flags.cacheMb)}`);
   }
-  return { map: flags.map, cacheMb };
+  const format = flags.format === undefined ? undefined : parseFormat(flags.format);
+  return { map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift };
 }
 
 function withSourceOptions(cmd: Command): Command {
   return cmd
     .option('--map <file>', 'memory map of the machine (/proc/iomem text)')
-    .option('--cache-mb <n>', 'block cache budget in MiB', '64');
+    .option('--cache-mb <n>', 'block cache budget in MiB', '64')
+    .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
+    .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)');
 }
 
 function human(n: number): string {

@@ -78,3 +78,20 @@ export function mergeSmallestGaps(ranges: readonly RamRange[], max: number): Mer
   });
   return out;
 }
+
+/** The parts of `ranges` that no range of `covered` (sorted, disjoint) contains. */
+export function subtractRanges(ranges: readonly RamRange[], covered: readonly RamRange[]): RamRange[] {
+  const out: RamRange[] = [];
+  let j = 0;
+  for (const r of ranges) {
+    let pos = r.start;
+    const end = rangeEnd(r);
+    while (j < covered.length && rangeEnd(covered[j]) <= pos) j++;
+    for (let k = j; k < covered.length && covered[k].start < end; k++) {
+      if (covered[k].start > pos) out.push({ start: pos, length: covered[k].start - pos });
+      pos = Math.max(pos, rangeEnd(covered[k]));
+    }
+    if (pos < end) out.push({ start: pos, length: end - pos });
+  }
+  return out;
+}

@@ -2,9 +2,15 @@ import * as fs from 'node:fs';
 import { ByteStore, CachedFileStore } from '../engine/store';
 import { InputError } from '../errors';
 import { parseIomem } from '../maps/iomem';
-import { RamRange, Segment } from '../types';
+import { subtractRanges } from '../maps/ranges';
+import { RamRange, Segment, totalLength } from '../types';
+import { detectFormat, Format, LIVE_KCORE } from './detect';
+import { parseElf } from './elf';
 import { describeOpenError, ImageFile } from './image-file';
-import { rawSegments } from './raw';
+import { parseKcore } from './kcore';
+import { parseLime } from './lime';
+import { parsePadded } from './padded';
+import { parseRaw } from './raw';
 import { Source } from './source';
 
 export interface OpenOptions {
@@ -12,9 +18,14 @@ export interface OpenOptions {
   map?: string;
   /** Block cache budget in MiB. */
   cacheMb?: number;
+  /** Skip detection: read the image as this format. */
+  format?: Format;
+  /** LiME: serve ranges that start mid-page un-shifted. */
+  repairLimeShift?: boolean;
 }
 
 const MiB = 1024 * 1024;
+const LIVE_IOMEM = '/proc/iomem';
 
 /** What a format parser returns: the map and where the bytes are. */
 export interface Parsed {
@@ -27,6 +38,28 @@ export interface Parsed {
   /** A store of its own (decoded formats); default: the image file through the block cache. */
   store?: ByteStore;
 }
+
+/** What a format parser returns (open.ts adds the format and why it was chosen). */
+export type ParsedImage = Omit<Parsed, 'format' | 'detectedBy'>;
+
+/** A map given by the user, parsed. */
+export interface MapInput {
+  ranges: RamRange[];
+  origin: string;
+}
+
+/** One parser per format; the AVML line is the placeholder the AVML parser replaces. */
+const PARSERS: Record<Format, (image: ImageFile, map: MapInput | undefined, options: OpenOptions) => ParsedImage> = {
+  raw: (image, map) => parseRaw(image, map),
+  padded: (image, map) => parsePadded(image, map),
+  lime: (image, _map, options) => parseLime(image, { repairShift: options.repairLimeShift }),
+  avml: (image) => { throw new InputError(`${image.path}: AVML compressed images are not supported yet`); },
+  elf: (image) => parseElf(image),
+  kcore: (image, map) => parseKcore(image, map),
+};
+
+/** Formats that carry their own map: a --map given with them replaces it. */
+const SELF_DESCRIBING: readonly Format[] = ['lime', 'avml', 'elf'];
 
 /** Reads and parses a map file; errors name the file. */
 export function loadMap(path: string): RamRange[] {
@@ -48,16 +81,22 @@ export function loadMap(path: string): RamRange[] {
 
 /** Format detection and dispatch: image bytes + options -> map and segments. */
 function parseImage(image: ImageFile, options: OpenOptions): Parsed {
-  if (!options.map) throw new InputError(`${image.path}: a raw image needs a memory map: pass --map iomem.txt`);
-  const ranges = loadMap(options.map);
-  return {
-    format: 'raw',
-    detectedBy: 'no header magic; bytes placed by the map',
-    ranges,
-    segments: rawSegments(ranges, image.size, image.path),
-    mapOrigin: options.map,
-    notes: [],
-  };
+  let map: MapInput | undefined = options.map ? { ranges: loadMap(options.map), origin: options.map } : undefined;
+  const detection = options.format
+    ? { format: options.format, reason: 'forced by --format' }
+    : detectFormat(image, map?.ranges);
+  if (!map && detection.format === 'kcore' && image.path === LIVE_KCORE) map = { ranges: loadMap(LIVE_IOMEM), origin: LIVE_IOMEM };
+  const parsed = PARSERS[detection.format](image, map, options);
+  if (map && SELF_DESCRIBING.includes(detection.format)) {
+    const missing = subtractRanges(map.ranges, parsed.segments.map((s) => ({ start: s.phys, length: s.length })));
+    parsed.notes.push(
+      `RAM ranges from ${map.origin} replace the image's own ${parsed.ranges.length}` +
+        (missing.length ? `; ${totalLength(missing)} bytes of them are not in the image and read as zeros` : ''),
+    );
+    parsed.ranges = map.ranges;
+    parsed.mapOrigin = map.origin;
+  }
+  return { format: detection.format, detectedBy: detection.reason, ...parsed };
 }
 
 /** Opens an image read-only, parses it, and returns the source every view is built from. */

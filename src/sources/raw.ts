@@ -1,5 +1,15 @@
 import { InputError } from '../errors';
 import { RamRange, Segment, totalLength } from '../types';
+import { ImageFile } from './image-file';
+import type { MapInput, ParsedImage } from './open';
+
+/** A raw image needs a map: nothing in its bytes says where they go. */
+export function parseRaw(image: ImageFile, map: MapInput | undefined): ParsedImage {
+  if (!map) {
+    throw new InputError(`${image.path}: a raw image needs a memory map: pass --map iomem.txt (no LiME, AVML or ELF header found; for a padded image pass --format padded)`);
+  }
+  return { ranges: map.ranges, segments: rawSegments(map.ranges, image.size, image.path), mapOrigin: map.origin, notes: [] };
+}
 
 /**
  * A raw image (LiME format=raw): the RAM ranges of the map, concatenated in

@@ -1,0 +1,35 @@
+import { hex } from '../errors';
+import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
+import { describeNotes, physicalSegments, readElfCore } from './elf';
+import { ImageFile } from './image-file';
+import type { MapInput, ParsedImage } from './open';
+
+/**
+ * /proc/kcore, live or a file with its layout: an ELF core whose PT_LOADs map
+ * kernel virtual memory (direct map, kernel image, vmalloc, vmemmap) at huge
+ * sparse offsets. RAM comes from the iomem map: each System RAM range is served
+ * from the PT_LOADs whose p_paddr covers it (RAM runs win over the kernel-image
+ * alias; p_paddr -1 entries are not physical). Ranges may start or end
+ * mid-page: KCORE_RAM entries are page-granular and cover them.
+ */
+export function parseKcore(image: ImageFile, map: MapInput | undefined): ParsedImage {
+  const core = readElfCore(image);
+  const { segments, notes } = physicalSegments(image, core);
+  const own = mergeAdjacent(segments.map((s) => ({ start: s.phys, length: s.length })));
+  if (!map) {
+    return {
+      ranges: own,
+      segments,
+      mapOrigin: `kcore PT_LOAD p_paddr (no iomem map: page-granular RAM runs)`,
+      notes: [...describeNotes(core.notes), ...notes],
+    };
+  }
+  const missing = subtractRanges(map.ranges, own);
+  for (const m of missing) notes.push(`System RAM ${formatRange(m)} (${hex(m.length)} bytes) is in no kcore PT_LOAD: served as zeros`);
+  return {
+    ranges: map.ranges,
+    segments,
+      mapOrigin: `${map.origin}, matched to kcore PT_LOADs`,
+    notes: [...describeNotes(core.notes), ...notes],
+  };
+}

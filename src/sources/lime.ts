@@ -1,0 +1,150 @@
+import { hex, InputError } from '../errors';
+import { formatRange, mergeAdjacent } from '../maps/ranges';
+import { RamRange, rangeEnd, Segment } from '../types';
+import { LIME_HEADER_SIZE, LIME_MAGIC, LIME_VERSION } from '../views/lime';
+import { ImageFile } from './image-file';
+import type { ParsedImage } from './open';
+
+const PAGE = 4096;
+
+export interface LimeOptions {
+  /** Serve ranges that start mid-page un-shifted (see `limeShiftRepair`). */
+  repairShift?: boolean;
+}
+
+interface LimeRecord {
+  /** File offset of the header. */
+  at: number;
+  start: number;
+  length: number;
+}
+
+/** A u64 header field as a number, or an error when it cannot be a physical address. */
+function u64(image: ImageFile, h: Buffer, field: number, at: number, name: string): number {
+  const v = h.readBigUInt64LE(field);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InputError(`${image.path}: LiME ${name} 0x${v.toString(16)} at file offset ${hex(at + field)} is not a physical address`);
+  }
+  return Number(v);
+}
+
+/**
+ * Walks the records (LiME src/lime.h, "LiME Memory Range Header Version 1"):
+ * 32-byte LE header {magic, version, s_addr, e_addr inclusive, reserved},
+ * then exactly e_addr - s_addr + 1 bytes; the next header follows at once and
+ * the file ends exactly after the last record.
+ */
+export function readLimeRecords(image: ImageFile): LimeRecord[] {
+  const records: LimeRecord[] = [];
+  let at = 0;
+  let prevEnd = 0;
+  while (at < image.size) {
+    const h = image.readAt(at, LIME_HEADER_SIZE);
+    if (h.length >= 4 && h.readUInt32LE(0) !== LIME_MAGIC) {
+      const trailing = records.length > 0 ? `; ${image.size - at} trailing bytes after the last record` : '';
+      throw new InputError(`${image.path}: bad magic ${hex(h.readUInt32LE(0))} at file offset ${hex(at)} (expected LiME ${hex(LIME_MAGIC)})${trailing}`);
+    }
+    if (h.length < LIME_HEADER_SIZE) {
+      throw new InputError(`${image.path}: truncated LiME header at file offset ${hex(at)}: ${h.length} of ${LIME_HEADER_SIZE} bytes`);
+    }
+    const version = h.readUInt32LE(4);
+    if (version !== LIME_VERSION) {
+      throw new InputError(`${image.path}: LiME version ${version} at file offset ${hex(at + 4)} is not supported (expected ${LIME_VERSION})`);
+    }
+    const start = u64(image, h, 8, at, 's_addr');
+    const end = u64(image, h, 16, at, 'e_addr');
+    if (end < start) {
+      throw new InputError(`${image.path}: LiME record at file offset ${hex(at)} ends (${hex(end)}) before it starts (${hex(start)})`);
+    }
+    if (start < prevEnd) {
+      throw new InputError(
+        `${image.path}: LiME record at file offset ${hex(at)} (${hex(start)}-${hex(end)}) overlaps or precedes the previous one (ending ${hex(prevEnd - 1)})`,
+      );
+    }
+    const length = end - start + 1;
+    const dataEnd = at + LIME_HEADER_SIZE + length;
+    if (dataEnd > image.size) {
+      throw new InputError(
+        `${image.path}: truncated LiME record at file offset ${hex(at)}: ${hex(start)}-${hex(end)} needs ${length} bytes of data, ` +
+          `the file ends ${dataEnd - image.size} bytes early`,
+      );
+    }
+    records.push({ at, start, length });
+    prevEnd = start + length;
+    at = dataEnd;
+  }
+  return records;
+}
+
+/** Parses a LiME v1 image: one segment per record, adjacent records merged into one RAM range. */
+export function parseLime(image: ImageFile, options: LimeOptions = {}): ParsedImage {
+  const records = readLimeRecords(image);
+  if (records.length === 0) throw new InputError(`${image.path}: no LiME records`);
+  const notes: string[] = [];
+  const segments: Segment[] = [];
+  for (const rec of records) {
+    const dataAt = rec.at + LIME_HEADER_SIZE;
+    const shift = rec.start % PAGE;
+    if (shift && options.repairShift) {
+      segments.push(...limeShiftRepair(rec.start, rec.length, dataAt));
+    } else {
+      segments.push({ phys: rec.start, length: rec.length, offset: dataAt });
+    }
+    notes.push(...limeQuirks(image, rec, !!options.repairShift));
+  }
+  const ranges: RamRange[] = mergeAdjacent(records.map((r) => ({ start: r.start, length: r.length })));
+  if (ranges.length < records.length) {
+    notes.push(`merged ${records.length} LiME records into ${ranges.length} RAM ranges (adjacent records are one run of RAM)`);
+  }
+  return { ranges, segments, mapOrigin: 'LiME headers', notes };
+}
+
+/**
+ * LiME's module copies, for a range starting at s mid-page, the whole page
+ * containing each address from that page's base: the byte it stores for
+ * physical A is really physical A - (s mod 4096). Corrected: [s, end - shift)
+ * comes from the data shifted by `shift`; the last `shift` bytes are unknown
+ * (never written) and read as zeros.
+ */
+export function limeShiftRepair(start: number, length: number, dataAt: number): Segment[] {
+  const shift = Math.min(start % PAGE, length);
+  return [
+    { phys: start, length: length - shift, offset: dataAt + shift },
+    { phys: start + length - shift, length: shift, offset: null },
+  ].filter((s) => s.length > 0);
+}
+
+/** Acquisition quirks visible in one record: reported, never silently fixed. */
+function limeQuirks(image: ImageFile, rec: LimeRecord, repaired: boolean): string[] {
+  const notes: string[] = [];
+  const r: RamRange = { start: rec.start, length: rec.length };
+  const end = rangeEnd(r);
+  const shift = rec.start % PAGE;
+  if (shift) {
+    notes.push(
+      repaired
+        ? `range ${formatRange(r)} starts mid-page: served un-shifted by ${hex(shift)} (--repair-lime-shift); ` +
+            `bytes ${hex(end - Math.min(shift, rec.length))}-${hex(end - 1)} are unknown and read as zeros`
+        : `range ${formatRange(r)} starts mid-page: if the LiME module wrote it, each byte holds physical address - ${hex(shift)} ` +
+            `(it copies whole pages from the page start); --repair-lime-shift serves the corrected bytes`,
+    );
+  }
+  // The module steps a page at a time from the range start; a partial last step is written as zeros.
+  const tail = rec.length % PAGE;
+  if (tail) {
+    const tailAt = rec.at + LIME_HEADER_SIZE + rec.length - tail;
+    if (image.readAt(tailAt, tail).every((b) => b === 0)) {
+      notes.push(
+        `range ${formatRange(r)} is not whole pages and its last ${tail} bytes (${hex(end - tail)}-${hex(end - 1)}) are zero: ` +
+          `the LiME module writes a partial last page as zeros, so their real content is unknown`,
+      );
+    }
+  }
+  if ((end + 1) % 1024 === 0) {
+    notes.push(
+      `range ${formatRange(r)} ends one byte before a 1 KiB boundary: AVML writes LiME ranges one byte short ` +
+        `(it drops the last byte of every iomem range), so ${hex(end)} is probably RAM that is missing`,
+    );
+  }
+  return notes;
+}
