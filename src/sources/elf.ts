@@ -1,7 +1,7 @@
 import { hex, InputError } from '../errors';
 import { mergeAdjacent } from '../maps/ranges';
 import { Segment } from '../types';
-import { EHDR_SIZE, ET_CORE, PHDR_SIZE, PT_LOAD, PT_NOTE } from '../views/elf';
+import { EHDR_SIZE, ET_CORE, NO_PADDR, PHDR_SIZE, PT_LOAD, PT_NOTE } from '../views/elf';
 import { ImageFile } from './image-file';
 import type { ParsedImage } from './open';
 
@@ -11,8 +11,6 @@ const ELFDATA2LSB = 1;
 const PN_XNUM = 0xffff;
 const SHDR_SIZE = 64;
 const NT_TASKSTRUCT = 4;
-/** p_paddr of segments that are not physical memory (kcore vmalloc/vmemmap, QEMU): (u64)-1. */
-const NO_PADDR = 0xffffffffffffffffn;
 /** x86-64 __START_KERNEL_map: PT_LOADs mapped here are the kernel image, an alias of RAM. */
 const KERNEL_IMAGE_BASE = 0xffffffff80000000n;
 /** Notes are small (per-CPU registers, VMCOREINFO); read at most this much of a PT_NOTE. */
