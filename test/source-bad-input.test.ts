@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Chunk, materialise, ramBytes } from './helpers/machine';
-import { memview } from './helpers/run';
+import { memview } from './helpers/cli';
 import { elfCoreImage, limeImage } from './helpers/source-writers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-badsrc-'));
