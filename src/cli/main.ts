@@ -29,7 +29,7 @@ function sourceOptions(flags: SourceFlags): OpenOptions {
 
 function withSourceOptions(cmd: Command): Command {
   return cmd
-    .option('--map <file>', 'memory map of the machine (/proc/iomem text)')
+    .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog)')
     .option('--cache-mb <n>', 'block cache budget in MiB', '64')
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
     .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)');

@@ -1,20 +1,19 @@
-import * as fs from 'node:fs';
 import { ByteStore, CachedFileStore } from '../engine/store';
 import { InputError } from '../errors';
-import { parseIomem } from '../maps/iomem';
 import { subtractRanges } from '../maps/ranges';
 import { RamRange, Segment, totalLength } from '../types';
 import { detectFormat, Format, LIVE_KCORE } from './detect';
 import { parseElf } from './elf';
-import { describeOpenError, ImageFile } from './image-file';
+import { ImageFile } from './image-file';
 import { parseKcore } from './kcore';
 import { parseLime } from './lime';
+import { readMapFile } from './map-file';
 import { parsePadded } from './padded';
 import { parseRaw } from './raw';
 import { Source } from './source';
 
 export interface OpenOptions {
-  /** A memory map file (iomem syntax). */
+  /** A memory map file: /proc/iomem text or a boot log with the e820 map. */
   map?: string;
   /** Block cache budget in MiB. */
   cacheMb?: number;
@@ -61,32 +60,21 @@ const PARSERS: Record<Format, (image: ImageFile, map: MapInput | undefined, opti
 /** Formats that carry their own map: a --map given with them replaces it. */
 const SELF_DESCRIBING: readonly Format[] = ['lime', 'avml', 'elf'];
 
-/** Reads and parses a map file; errors name the file. */
-export function loadMap(path: string): RamRange[] {
-  let text: string;
-  try {
-    if (fs.statSync(path).isDirectory()) throw new InputError(`${path}: is a directory, not a map file`);
-    text = fs.readFileSync(path, 'latin1');
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`${path}: ${describeOpenError(e)}`);
-  }
-  try {
-    return parseIomem(text);
-  } catch (e) {
-    if (e instanceof InputError) throw new InputError(`${path}: ${e.message}`);
-    throw e;
-  }
+/** Reads and parses a map file (/proc/iomem or boot log text); errors name the file. */
+export function loadMap(path: string, imageSize?: number): RamRange[] {
+  return readMapFile(path, imageSize).ranges;
 }
 
 /** Format detection and dispatch: image bytes + options -> map and segments. */
 function parseImage(image: ImageFile, options: OpenOptions): Parsed {
-  let map: MapInput | undefined = options.map ? { ranges: loadMap(options.map), origin: options.map } : undefined;
+  const given = options.map ? readMapFile(options.map, image.size) : undefined;
+  let map: MapInput | undefined = given && { ranges: given.ranges, origin: given.origin };
   const detection = options.format
     ? { format: options.format, reason: 'forced by --format' }
     : detectFormat(image, map?.ranges);
   if (!map && detection.format === 'kcore' && image.path === LIVE_KCORE) map = { ranges: loadMap(LIVE_IOMEM), origin: LIVE_IOMEM };
   const parsed = PARSERS[detection.format](image, map, options);
+  if (given) parsed.notes.push(...given.notes);
   if (map && SELF_DESCRIBING.includes(detection.format)) {
     const missing = subtractRanges(map.ranges, parsed.segments.map((s) => ({ start: s.phys, length: s.length })));
     parsed.notes.push(

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { findVmcoreinfoNotes, kernelFacts, parseVmcoreinfoNoteAt } from '../src/kernel/vmcoreinfo';
+import { elfNote, vmcoreinfoNote, x86VmcoreinfoLines } from './helpers/kernel-note';
+
+// KASLR'd kernel: swapper_pg_dir at 0xffffffffa5e0a000, phys_base -476053504 (-0x1c600000):
+// physical page table = 0xffffffffa5e0a000 - 0xffffffff80000000 - 0x1c600000 = 0x0980a000.
+const LINES = x86VmcoreinfoLines({
+  release: '6.1.0-18-amd64',
+  swapper: 0xffffffffa5e0a000n,
+  physBase: -476053504n,
+  kernelOffset: 0x24800000n,
+});
+
+describe('VMCOREINFO note finder and parser', () => {
+  it('finds the one valid note among decoys and random bytes', () => {
+    const good = vmcoreinfoNote(LINES);
+    const wrongType = elfNote('VMCOREINFO', 1, Buffer.from('OSRELEASE=6.1.0\n'));
+    const notOsrelease = vmcoreinfoNote(['PAGESIZE=4096', 'OSRELEASE=6.1.0']);
+    const binary = vmcoreinfoNote(['OSRELEASE=6.1.0\u0001\u0002']);
+    const bareText = Buffer.from('VMCOREINFO\0\0OSRELEASE=6.1.0\n'); // no note header before it
+    const buf = Buffer.concat([randomBytes(1000), wrongType, randomBytes(13), notOsrelease, binary, bareText, randomBytes(7), good, randomBytes(100)]);
+    const at = buf.length - 100 - good.length;
+    const found = findVmcoreinfoNotes(buf, 0x10000);
+    expect(found).toHaveLength(1);
+    expect(found[0].offset).toBe(0x10000 + at);
+    expect(found[0].note.equals(good)).toBe(true);
+    expect(found[0].text).toBe(LINES.join('\n') + '\n');
+    expect(found[0].fields.get('OSRELEASE')).toBe('6.1.0-18-amd64');
+    expect(found[0].fields.get('SYMBOL(swapper_pg_dir)')).toBe('ffffffffa5e0a000');
+  });
+
+  it('rejects a note cut by the end of the buffer', () => {
+    const good = vmcoreinfoNote(LINES);
+    expect(parseVmcoreinfoNoteAt(good.subarray(0, good.length - 40), 0)).toBeNull();
+    expect(parseVmcoreinfoNoteAt(good, 0)).not.toBeNull();
+  });
+
+  it('computes the x86-64 page-table address with a negative phys_base', () => {
+    const [note] = findVmcoreinfoNotes(vmcoreinfoNote(LINES));
+    expect(kernelFacts(note.fields)).toEqual({
+      osrelease: '6.1.0-18-amd64',
+      pageSize: 4096,
+      kernelOffset: 0x24800000n,
+      physBase: -476053504n,
+      swapperPgDir: 0xffffffffa5e0a000n,
+      pageTablePhys: 0x0980a000,
+    });
+  });
+
+  it('leaves out what the note does not say', () => {
+    const [note] = findVmcoreinfoNotes(vmcoreinfoNote(['OSRELEASE=5.10.0', 'PAGESIZE=4096']));
+    expect(kernelFacts(note.fields)).toEqual({ osrelease: '5.10.0', pageSize: 4096 });
+  });
+});
