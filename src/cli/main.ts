@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { SourceIOError } from '../engine/store';
 import { InputError } from '../errors';
 import { checkMountpoint, mountedPaths } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
@@ -16,6 +17,7 @@ interface SourceFlags {
   cacheMb?: string;
   format?: string;
   repairLimeShift?: boolean;
+  verify?: boolean;
 }
 
 function sourceOptions(flags: SourceFlags): OpenOptions {
@@ -24,7 +26,7 @@ function sourceOptions(flags: SourceFlags): OpenOptions {
     throw new InputError(`--cache-mb: expected a whole number of MiB, got ${JSON.stringify(flags.cacheMb)}`);
   }
   const format = flags.format === undefined ? undefined : parseFormat(flags.format);
-  return { map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift };
+  return { map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift, verify: flags.verify };
 }
 
 function withSourceOptions(cmd: Command): Command {
@@ -32,7 +34,8 @@ function withSourceOptions(cmd: Command): Command {
     .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog)')
     .option('--cache-mb <n>', 'block cache budget in MiB', '64')
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
-    .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)');
+    .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)')
+    .option('--verify', 'check AVML chunk CRCs while reading; a mismatch fails the read (EIO)');
 }
 
 function human(n: number): string {
@@ -190,7 +193,7 @@ export async function main(argv: string[]): Promise<void> {
     const err = e as Error;
     process.stderr.write(`memview: ${oneLine(err.message)}\n`);
     if (debug && err.stack) process.stderr.write(err.stack + '\n');
-    process.exitCode = e instanceof InputError ? 2 : 1;
+    process.exitCode = e instanceof InputError || e instanceof SourceIOError ? 2 : 1;
   }
 }
 

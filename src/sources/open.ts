@@ -2,6 +2,7 @@ import { ByteStore, CachedFileStore } from '../engine/store';
 import { InputError } from '../errors';
 import { subtractRanges } from '../maps/ranges';
 import { RamRange, Segment, totalLength } from '../types';
+import { parseAvml } from './avml';
 import { detectFormat, Format, LIVE_KCORE } from './detect';
 import { parseElf } from './elf';
 import { ImageFile } from './image-file';
@@ -21,6 +22,8 @@ export interface OpenOptions {
   format?: Format;
   /** LiME: serve ranges that start mid-page un-shifted. */
   repairLimeShift?: boolean;
+  /** Check stored checksums while reading (AVML chunk CRCs); a mismatch fails the read. */
+  verify?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -47,12 +50,12 @@ export interface MapInput {
   origin: string;
 }
 
-/** One parser per format; the AVML line is the placeholder the AVML parser replaces. */
+/** One parser per format. */
 const PARSERS: Record<Format, (image: ImageFile, map: MapInput | undefined, options: OpenOptions) => ParsedImage> = {
   raw: (image, map) => parseRaw(image, map),
   padded: (image, map) => parsePadded(image, map),
   lime: (image, _map, options) => parseLime(image, { repairShift: options.repairLimeShift }),
-  avml: (image) => { throw new InputError(`${image.path}: AVML compressed images are not supported yet`); },
+  avml: (image, _map, options) => parseAvml(image, { cacheBytes: (options.cacheMb ?? 64) * MiB, verify: !!options.verify }),
   elf: (image) => parseElf(image),
   kcore: (image, map) => parseKcore(image, map),
 };

@@ -44,6 +44,20 @@ export function ramBytes(start: number, length: number, salt = 0): Buffer {
   return buf.subarray(start - first, start - first + length);
 }
 
+/**
+ * Machine memory: ramBytes, except inside `zeros` (physical spans that hold
+ * zeros: all-zero blocks, zero pages, bytes an acquisition tool dropped).
+ */
+export function memoryBytes(start: number, length: number, salt = 0, zeros: readonly Range[] = []): Buffer {
+  const buf = ramBytes(start, length, salt);
+  for (const z of zeros) {
+    const from = Math.max(start, z.start);
+    const to = Math.min(start + length, z.end + 1);
+    if (from < to) buf.fill(0, from - start, to - start);
+  }
+  return buf;
+}
+
 export function rangeLength(r: Range): number {
   return r.end - r.start + 1;
 }
@@ -91,31 +105,31 @@ export function writeMachine(dir: string, ranges: Range[], salt = 0): MachineFil
 // ---- reference writers -------------------------------------------------
 
 /** padded: offset = physical address, zeros in holes, ends at the last RAM byte. */
-export function expectedPadded(ranges: Range[], salt = 0): Chunk[] {
+export function expectedPadded(ranges: Range[], salt = 0, zeros: readonly Range[] = []): Chunk[] {
   const out: Chunk[] = [];
   let pos = 0;
   for (const r of ranges) {
     if (r.start > pos) out.push({ zeros: r.start - pos });
-    out.push(ramBytes(r.start, rangeLength(r), salt));
+    out.push(memoryBytes(r.start, rangeLength(r), salt, zeros));
     pos = r.end + 1;
   }
   return out;
 }
 
 /** LiME v1: per range a 32-byte LE header (magic "EMiL", version 1, start, inclusive end, 8 zero bytes) + data. */
-export function expectedLime(ranges: Range[], salt = 0): Chunk[] {
+export function expectedLime(ranges: Range[], salt = 0, zeros: readonly Range[] = []): Chunk[] {
   return ranges.flatMap((r) => {
     const h = Buffer.alloc(32);
     h.write('EMiL', 0, 'latin1');
     h.writeUInt32LE(1, 4);
     h.writeBigUInt64LE(BigInt(r.start), 8);
     h.writeBigUInt64LE(BigInt(r.end), 16);
-    return [h, ramBytes(r.start, rangeLength(r), salt)];
+    return [h, memoryBytes(r.start, rangeLength(r), salt, zeros)];
   });
 }
 
-export function expectedRaw(ranges: Range[], salt = 0): Chunk[] {
-  return ranges.map((r) => ramBytes(r.start, rangeLength(r), salt));
+export function expectedRaw(ranges: Range[], salt = 0, zeros: readonly Range[] = []): Chunk[] {
+  return ranges.map((r) => memoryBytes(r.start, rangeLength(r), salt, zeros));
 }
 
 export function chunksLength(chunks: Chunk[]): number {
