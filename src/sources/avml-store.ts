@@ -41,6 +41,7 @@ export class AvmlStore implements ByteStore {
   private readonly pending = new Map<number, Promise<Buffer>>();
 
   constructor(
+    private readonly path: string,
     private readonly fd: number,
     private readonly chunks: ChunkIndex,
     private readonly options: AvmlStoreOptions,
@@ -52,7 +53,7 @@ export class AvmlStore implements ByteStore {
 
   async read(target: Buffer, targetOffset: number, length: number, position: number): Promise<void> {
     const first = this.chunks.find(position);
-    if (first < 0) throw new SourceIOError(`no AVML chunk holds physical address ${hex(position)}`);
+    if (first < 0) throw new SourceIOError(`${this.path}: no AVML chunk holds physical address ${hex(position)}`);
     const end = position + length;
     const wanted: number[] = [];
     for (let i = first; i < this.chunks.count && this.chunks.phys[i] < end; i++) wanted.push(i);
@@ -61,13 +62,13 @@ export class AvmlStore implements ByteStore {
     for (let k = 0; k < wanted.length && pos < end; k++) {
       const i = wanted[k];
       const phys = this.chunks.phys[i];
-      if (phys > pos) throw new SourceIOError(`no AVML chunk holds physical address ${hex(pos)}`);
+      if (phys > pos) throw new SourceIOError(`${this.path}: no AVML chunk holds physical address ${hex(pos)}`);
       const from = pos - phys;
       const n = Math.min(end, phys + buffers[k].length) - pos;
       buffers[k].copy(target, targetOffset + (pos - position), from, from + n);
       pos += n;
     }
-    if (pos < end) throw new SourceIOError(`no AVML chunk holds physical address ${hex(pos)}`);
+    if (pos < end) throw new SourceIOError(`${this.path}: no AVML chunk holds physical address ${hex(pos)}`);
   }
 
   private chunk(i: number): Promise<Buffer> {
@@ -91,19 +92,19 @@ export class AvmlStore implements ByteStore {
       try {
         out = loadSnappy().uncompressSync(data, { asBuffer: true }) as Buffer;
       } catch (e) {
-        throw new SourceIOError(`corrupt Snappy data in the chunk at file offset ${hex(at)}: ${(e as Error).message}`);
+        throw new SourceIOError(`${this.path}: corrupt Snappy data in the chunk at file offset ${hex(at)}: ${(e as Error).message}`);
       }
     } else {
       out = data;
     }
     if (out.length !== this.chunks.length[i]) {
-      throw new SourceIOError(`the Snappy chunk at file offset ${hex(at)} decompressed to ${out.length} bytes, its header promised ${this.chunks.length[i]}`);
+      throw new SourceIOError(`${this.path}: the Snappy chunk at file offset ${hex(at)} decompressed to ${out.length} bytes, its header promised ${this.chunks.length[i]}`);
     }
     if (this.options.verify) {
       const stored = body.readUInt32LE(0);
       const computed = maskCrc(crc32c(out));
       if (stored !== computed) {
-        throw new SourceIOError(`CRC mismatch in the Snappy chunk at file offset ${hex(at)}: stored ${hex(stored)}, computed ${hex(computed)}`);
+        throw new SourceIOError(`${this.path}: CRC mismatch in the Snappy chunk at file offset ${hex(at)}: stored ${hex(stored)}, computed ${hex(computed)}`);
       }
     }
     this.cache?.set(i, out);

@@ -258,6 +258,6 @@ export function parseAvml(image: ImageFile, options: AvmlOptions): ParsedImage {
     segments: records.map((r) => ({ phys: r.start, length: r.length, offset: r.start })),
     mapOrigin: 'AVML record headers',
     notes,
-    store: new AvmlStore(image.fd, index.chunks, { cacheBytes: options.cacheBytes, verify: options.verify }),
+    store: new AvmlStore(image.path, image.fd, index.chunks, { cacheBytes: options.cacheBytes, verify: options.verify }),
   };
 }

@@ -25,7 +25,7 @@ export interface AvmlWriteOptions {
   /** Repeat the stream identifier before every Nth data chunk (allowed mid-stream). */
   streamIdEvery?: number;
   /** Framed streams from elsewhere (e.g. the snappy package's own encoder) instead of ours. */
-  frame?: (data: Buffer) => Buffer;
+  frame?: (data: Buffer) => Promise<Buffer>;
 }
 
 export interface WrittenAvml {
@@ -36,14 +36,17 @@ export interface WrittenAvml {
   chunks: { phys: number; fileOffset: number; length: number; type: number }[];
 }
 
-// ---- CRC-32C, bit by bit from the definition (reflected polynomial 0x82f63b78) ----
+// ---- CRC-32C from the definition (reflected polynomial 0x82f63b78), one byte per step ----
+
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
 
 export function crc32cRef(data: Uint8Array): number {
   let crc = ~0 >>> 0;
-  for (const byte of data) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
-  }
+  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;
 }
 
@@ -112,7 +115,7 @@ function frameStream(data: Buffer, o: AvmlWriteOptions, counter: ChunkCounter, o
  * block a header + framed Snappy stream + u64 LE stream length (v2), or a
  * header + the bytes (v1).
  */
-export function writeAvml(file: string, ranges: readonly Range[], memory: (start: number, length: number) => Buffer, o: AvmlWriteOptions = {}): WrittenAvml {
+export async function writeAvml(file: string, ranges: readonly Range[], memory: (start: number, length: number) => Buffer, o: AvmlWriteOptions = {}): Promise<WrittenAvml> {
   const version = o.version ?? 2;
   const magic = version === 2 ? 'AVML' : 'EMiL';
   const out: WrittenAvml = { blocks: [], orphans: [], chunks: [] };
@@ -145,7 +148,7 @@ export function writeAvml(file: string, ranges: readonly Range[], memory: (start
         }
         const streamAt = pos;
         const framed = o.frame
-          ? o.frame(data)
+          ? await o.frame(data)
           : frameStream(data, o, counter, (at, physOffset, length, type) => out.chunks.push({ phys: start + physOffset, fileOffset: streamAt + at, length, type }));
         write(framed);
         const trailer = Buffer.alloc(8);

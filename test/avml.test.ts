@@ -1,0 +1,374 @@
+/**
+ * AVML v2 sources: files from an independent AVML writer (test/helpers/
+ * avml-writer.ts) mounted and exported by the real CLI; every view must equal
+ * the reference writers' output for the uncompressed machine.
+ */
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Compressor } from 'snappy';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { crc32c } from '../src/sources/crc32c';
+import { readAvmlIndex } from '../src/sources/avml';
+import { ImageFile } from '../src/sources/image-file';
+import { BLOCK, crc32cRef, writeAvml, WrittenAvml } from './helpers/avml-writer';
+import { readElf } from './helpers/elf-reader';
+import {
+  Chunk, expectedLime, expectedPadded, expectedRaw, iomemText, materialise, memoryBytes, Range, writeChunks,
+} from './helpers/machine';
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+
+const ROOT = path.resolve(__dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'memview');
+const SALT = 0x5eed;
+
+/** iomem of the machine: a range over 16 MiB (3 blocks, the second all zero), and an all-zero range. */
+const IOMEM: Range[] = [
+  { start: 0x1000, end: 0x9fbff },
+  { start: 0x100000, end: 0x21fffff },
+  { start: 0x3400000, end: 0x37fffff },
+  { start: 0x3c00000, end: 0x3ffffff },
+];
+/** Zeros in the machine: block 1 of range 2, all of range 4, every third page of block 0 (compressible), and the byte AVML drops at each range end. */
+const ZEROS: Range[] = [
+  { start: 0x100000 + BLOCK, end: 0x100000 + 2 * BLOCK - 1 },
+  { start: 0x3c00000, end: 0x3ffffff },
+  ...IOMEM.map((r) => ({ start: r.end, end: r.end })),
+];
+for (let p = 0x100000; p < 0x100000 + BLOCK; p += 3 * 4096) ZEROS.push({ start: p, end: p + 4095 });
+const blocks = new Map<string, Buffer>();
+/** The machine's memory (memoised: every AVML variant reads the same blocks). */
+const memory = (start: number, length: number): Buffer => {
+  const key = `${start}+${length}`;
+  if (!blocks.has(key)) blocks.set(key, memoryBytes(start, length, SALT, ZEROS));
+  return blocks.get(key)!;
+};
+/** Without a map, an all-zero range leaves no trace in a current AVML file. */
+const SEEN = IOMEM.slice(0, 3);
+
+interface Result {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'buffer', maxBuffer: 256 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+      resolve({ code, stdout, stderr: stderr.toString() });
+    });
+  });
+}
+
+const memview = (...args: string[]) => run(process.execPath, [BIN, ...args]);
+
+/** Reads [offset, length] pairs of a file in a child process; returns the bytes concatenated. */
+async function readAt(file: string, reads: [number, number][]): Promise<Buffer> {
+  const script = `const fs=require('fs');const fd=fs.openSync(process.argv[1],'r');const out=[];
+for(const [o,n] of JSON.parse(process.argv[2])){const b=Buffer.alloc(n);let d=0;while(d<n){const k=fs.readSync(fd,b,d,n-d,o+d);if(!k)break;d+=k}out.push(b.subarray(0,d))}
+process.stdout.write(Buffer.concat(out));`;
+  const r = await run(process.execPath, ['-e', script, file, JSON.stringify(reads)]);
+  if (r.code !== 0) throw new Error(`reading ${file}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function cmp(a: string, b: string, args: string[] = []): Promise<string> {
+  const r = await run('cmp', [...args, a, b]);
+  return r.code === 0 ? 'same' : r.stdout.toString() + r.stderr;
+}
+
+interface Mount {
+  dir: string;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+function isMounted(dir: string): boolean {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+}
+
+/** `memview mount` in a child process; resolves once the directory is a mount point. */
+function mount(source: string, dir: string, args: string[] = []): Promise<Mount> {
+  fs.mkdirSync(dir, { recursive: true });
+  const child: ChildProcess = spawn(process.execPath, [BIN, 'mount', source, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  void exit.then(() => (exited = true));
+  const stop = async () => {
+    if (!exited) child.kill('SIGTERM');
+    await exit;
+    if (isMounted(dir)) await run('fusermount', ['-uz', dir]);
+  };
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = () => {
+      if (exited) return reject(new Error(`mount exited: ${out}`));
+      if (isMounted(dir)) return resolve({ dir, output: () => out, stop });
+      if (Date.now() - t0 > 30_000) return void stop().then(() => reject(new Error(`no mount after 30 s: ${out}`)));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+/** File offset of physical address `phys` in the LiME view of `ranges`. */
+function limeOffset(ranges: Range[], phys: number): number {
+  let off = 0;
+  for (const r of ranges) {
+    off += 32;
+    if (phys <= r.end) return off + phys - r.start;
+    off += r.end - r.start + 1;
+  }
+  throw new Error('not in RAM');
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-avml-'));
+const mounts: Mount[] = [];
+const ref = (name: string, chunks: () => Chunk[]) => {
+  const file = path.join(tmp, name);
+  if (!fs.existsSync(file)) writeChunks(file, chunks());
+  return file;
+};
+
+afterAll(async () => {
+  for (const m of mounts) await m.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('CRC-32C', () => {
+  it('matches the published check value and a byte-at-a-time implementation', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+    for (const n of [0, 1, 7, 8, 9, 4095, 65536]) {
+      const data = memoryBytes(0x1234567, n, n);
+      expect(crc32c(data)).toBe(crc32cRef(data));
+    }
+  });
+});
+
+describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippable chunks', () => {
+  const file = path.join(tmp, 'machine.avml');
+  let written: WrittenAvml;
+  let m: Mount;
+  let padded: Buffer;
+
+  beforeAll(async () => {
+    written = await writeAvml(file, IOMEM, memory, { uncompressedEvery: 5, skippableEvery: 7, streamIdEvery: 11 });
+    padded = materialise(expectedPadded(SEEN, SALT, ZEROS));
+    fs.writeFileSync(path.join(tmp, 'ref.padded'), padded);
+    ref('ref.lime', () => expectedLime(SEEN, SALT, ZEROS));
+    ref('ref.raw', () => expectedRaw(SEEN, SALT, ZEROS));
+    m = await mount(file, path.join(tmp, 'mnt'));
+    mounts.push(m);
+  });
+
+  it('the writer produced what the test needs', () => {
+    const types = new Set(written.chunks.map((c) => c.type));
+    expect(types).toEqual(new Set([0, 1]));
+    expect(written.blocks.map((b) => b.start)).toEqual([0x1000, 0x100000, 0x100000 + 2 * BLOCK, 0x3400000]);
+  });
+
+  it('the index lists every data chunk (address, file offset, type) from headers alone', () => {
+    const image = ImageFile.open(file);
+    try {
+      const index = readAvmlIndex(image);
+      const c = index.chunks;
+      const got = Array.from({ length: c.count }, (_, i) => ({ phys: c.phys[i], fileOffset: c.fileOffset[i], length: c.length[i], type: c.compressed[i] ? 0 : 1 }));
+      expect(got).toEqual(written.chunks);
+      expect(index.records.map((r) => r.fileOffset)).toEqual(written.blocks.map((b) => b.fileOffset));
+    } finally {
+      image.close();
+    }
+  });
+
+  it('padded.raw, memory.lime and raw.bin equal the references', async () => {
+    expect(await cmp(path.join(m.dir, 'padded.raw'), path.join(tmp, 'ref.padded'))).toBe('same');
+    expect(await cmp(path.join(m.dir, 'memory.lime'), path.join(tmp, 'ref.lime'))).toBe('same');
+    expect(await cmp(path.join(m.dir, 'raw.bin'), path.join(tmp, 'ref.raw'))).toBe('same');
+  });
+
+  it('memory.elf has one PT_LOAD per range holding its bytes', async () => {
+    const elfFile = path.join(m.dir, 'memory.elf');
+    const elf = readElf(await readAt(elfFile, [[0, 4096]]));
+    const loads = elf.phdrs.filter((p) => p.type === 1);
+    expect(loads.map((p) => [Number(p.paddr), p.filesz])).toEqual(SEEN.map((r) => [r.start, r.end - r.start + 1]));
+    for (const p of loads) {
+      expect(await cmp(elfFile, path.join(tmp, 'ref.padded'), ['-n', String(p.filesz), '-i', `${p.offset}:${Number(p.paddr)}`])).toBe('same');
+    }
+  });
+
+  it('info reports the merged ranges and the AVML quirks', async () => {
+    const r = await memview('info', file);
+    expect(r.code).toBe(0);
+    const out = r.stdout.toString();
+    expect(out).toMatch(/format\s+avml/);
+    expect(out).toContain('3 RAM ranges');
+    expect(out).toContain('1 all-zero 16 MiB blocks');
+    expect(out).toContain('3 ranges extended by that byte');
+    expect(out).toMatch(/skippable Snappy chunks/);
+    expect(fs.readFileSync(path.join(m.dir, 'iomem.txt'), 'utf8')).toContain('00100000-021fffff : System RAM');
+  });
+
+  it('random reads at chunk and block boundaries return the reference bytes', async () => {
+    const reads: [number, number][] = [];
+    const near = (at: number) => {
+      for (const [d, n] of [[-3, 6], [-2048, 4096], [-1, 1], [0, 1], [-70000, 140000]]) {
+        if (at + d >= 0 && at + d + n <= padded.length) reads.push([at + d, n]);
+      }
+    };
+    written.chunks.forEach((c, i) => i % 9 === 0 && near(c.phys));
+    for (const b of written.blocks) {
+      near(b.start);
+      near(b.end);
+    }
+    near(0x100000 + BLOCK); // into the left-out zero block
+    near(0x100000 + 2 * BLOCK); // out of it
+    reads.push([0, padded.length]); // everything at once
+    const got = await readAt(path.join(m.dir, 'padded.raw'), reads);
+    const want = Buffer.concat(reads.map(([o, n]) => padded.subarray(o, o + n)));
+    expect(got.length).toBe(want.length);
+    expect(got.equals(want)).toBe(true);
+
+    const limeReads = written.chunks.filter((_, i) => i % 13 === 0).map((c) => [Math.max(0, limeOffset(SEEN, c.phys) - 100), 200] as [number, number]);
+    const lime = await readAt(path.join(m.dir, 'memory.lime'), limeReads);
+    const limeRef = fs.readFileSync(path.join(tmp, 'ref.lime'));
+    expect(lime.equals(Buffer.concat(limeReads.map(([o, n]) => limeRef.subarray(o, o + n))))).toBe(true);
+  });
+
+  it('--map restores ranges AVML cannot see (an all-zero range)', async () => {
+    const map = path.join(tmp, 'machine.iomem');
+    fs.writeFileSync(map, iomemText(IOMEM));
+    const out = path.join(tmp, 'out-map.lime');
+    const r = await memview('export', file, '--map', map, '--view', 'memory.lime', '-o', out);
+    expect(r.stderr).toBe('');
+    expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
+  });
+
+  it('without a cache (--cache-mb 0) and with --verify the bytes are the same', async () => {
+    const out = path.join(tmp, 'out-nocache.padded');
+    const r = await memview('export', file, '--cache-mb', '0', '--verify', '--view', 'padded.raw', '-o', out);
+    expect(r.code).toBe(0);
+    expect(await cmp(out, path.join(tmp, 'ref.padded'))).toBe('same');
+  });
+});
+
+describe('AVML 0.17.0 orphan headers', () => {
+  it('are tolerated, reported, and restore the ranges of all-zero blocks', async () => {
+    const file = path.join(tmp, 'orphans.avml');
+    const w = await writeAvml(file, IOMEM, memory, { orphanHeaders: true });
+    expect(w.orphans.map((o) => o.start)).toEqual([0x100000 + BLOCK, 0x3c00000]);
+    const info = await memview('info', file);
+    expect(info.code).toBe(0);
+    expect(info.stdout.toString()).toContain(`orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`);
+    const references = { 'padded.raw': () => expectedPadded(IOMEM, SALT, ZEROS), 'memory.lime': () => expectedLime(IOMEM, SALT, ZEROS) };
+    for (const [view, chunks] of Object.entries(references)) {
+      const out = path.join(tmp, `orphans-${view}`);
+      expect((await memview('export', file, '--view', view, '-o', out)).code).toBe(0);
+      expect(await cmp(out, ref(`ref-all.${view}`, chunks))).toBe('same');
+    }
+  });
+});
+
+describe('AVML framed by a third-party Snappy framer', () => {
+  it('reads and CRC-verifies streams from the snappy package\'s own frame encoder', async () => {
+    const file = path.join(tmp, 'thirdparty.avml');
+    const frame = async (data: Buffer) => {
+      const c = new Compressor();
+      const head = c.update(data);
+      return Buffer.concat([head, await c.finish()]);
+    };
+    await writeAvml(file, IOMEM, memory, { frame });
+    const out = path.join(tmp, 'thirdparty.padded');
+    const r = await memview('export', file, '--verify', '--view', 'padded.raw', '-o', out);
+    expect(r.stderr).toBe('');
+    expect(await cmp(out, path.join(tmp, 'ref.padded'))).toBe('same');
+  });
+});
+
+describe('bad AVML input', () => {
+  const good = path.join(tmp, 'small.avml');
+  const small: Range[] = [{ start: 0x100000, end: 0x17ffff }];
+  let w: WrittenAvml;
+
+  beforeAll(async () => {
+    w = await writeAvml(good, small, memory, { uncompressedEvery: 4 });
+  });
+
+  /** A copy of the good file with `edit` applied; returns its path. */
+  const variant = (name: string, edit: (b: Buffer) => Buffer) => {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, edit(Buffer.from(fs.readFileSync(good))));
+    return file;
+  };
+  const h = (n: number) => '0x' + n.toString(16);
+  const expectOneLine = (r: Result, file: string, pattern: string) => {
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`memview: ${file}: ${pattern}\n`);
+  };
+
+  it('a truncated record', async () => {
+    const c = w.chunks[3];
+    const file = variant('truncated.avml', (b) => b.subarray(0, c.fileOffset + 100));
+    const bodyLength = fs.readFileSync(good).readUIntLE(c.fileOffset + 1, 3);
+    expectOneLine(await memview('info', file), file,
+      `truncated AVML record at file offset 0x0: Snappy chunk at file offset ${h(c.fileOffset)} needs ${bodyLength} bytes, the file ends after 96`);
+  });
+
+  it('a trailer that disagrees with the framed length', async () => {
+    const size = fs.statSync(good).size;
+    const framed = size - 8 - 32;
+    const file = variant('trailer.avml', (b) => {
+      b.writeBigUInt64LE(BigInt(framed + 1), size - 8);
+      return b;
+    });
+    expectOneLine(await memview('info', file), file,
+      `AVML record at file offset 0x0: trailer at file offset ${h(size - 8)} says the Snappy stream is ${framed + 1} bytes, it is ${framed}`);
+  });
+
+  it('an unknown unskippable chunk type', async () => {
+    const at = w.chunks[2].fileOffset;
+    const file = variant('chunktype.avml', (b) => {
+      b[at] = 0x05;
+      return b;
+    });
+    expectOneLine(await memview('info', file), file, `unknown unskippable Snappy chunk type 0x5 at file offset ${h(at)}`);
+  });
+
+  it('a CRC mismatch: exit 2 from export --verify, EIO from the mount with the chunk named in its log', async () => {
+    const c = w.chunks[5];
+    const crc = fs.readFileSync(good).readUInt32LE(c.fileOffset + 4);
+    const file = variant('crc.avml', (b) => {
+      b.writeUInt32LE((crc ^ 1) >>> 0, c.fileOffset + 4);
+      return b;
+    });
+    const message = `CRC mismatch in the Snappy chunk at file offset ${h(c.fileOffset)}: stored ${h((crc ^ 1) >>> 0)}, computed ${h(crc)}`;
+    const out = path.join(tmp, 'crc.padded');
+    expectOneLine(await memview('export', file, '--verify', '--view', 'padded.raw', '-o', out), file, message);
+    expect((await memview('export', file, '--view', 'padded.raw', '-o', out, '--force')).code).toBe(0); // CRCs are only checked when asked
+
+    const m = await mount(file, path.join(tmp, 'mnt-crc'), ['--verify']);
+    mounts.push(m);
+    const before = await readAt(path.join(m.dir, 'padded.raw'), [[w.chunks[1].phys, 4096]]);
+    expect(before.equals(memory(w.chunks[1].phys, 4096))).toBe(true);
+    const bad = await run('dd', [`if=${path.join(m.dir, 'padded.raw')}`, 'of=/dev/null', 'bs=4096', `skip=${c.phys / 4096}`, 'count=1']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Input\/output error/);
+    expect(m.output()).toContain(`memview: read error in padded.raw: ${file}: ${message}\n`);
+  });
+
+  it('corrupt Snappy data in a chunk: exit 2 naming the chunk', async () => {
+    const c = w.chunks.find((k) => k.type === 0)!;
+    const file = variant('corrupt.avml', (b) => {
+      b.fill(0xff, c.fileOffset + 8 + 3, c.fileOffset + 8 + 3 + 16); // after the 3-byte varint: copies from before the start
+      return b;
+    });
+    const r = await memview('export', file, '--view', 'padded.raw', '-o', path.join(tmp, 'corrupt.padded'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^memview: ${file}: corrupt Snappy data in the chunk at file offset ${h(c.fileOffset)}: [^\n]*\n$`));
+  });
+});
