@@ -132,10 +132,10 @@ describe('detection', () => {
     }
   });
 
-  it('AVML is recognised and refused with a clear message', () => {
+  it('AVML is recognised and handed to the AVML parser', () => {
     const h = Buffer.alloc(64);
     h.write('AVML', 0, 'latin1');
     h.writeUInt32LE(2, 4);
-    expect(() => open(write('x.avml', h))).toThrow(/x\.avml: AVML compressed images are not supported yet/);
+    expect(() => open(write('x.avml', h))).toThrow(/x\.avml: AVML record at file offset 0x0: expected the Snappy stream identifier at file offset 0x20/);
   });
 });
