@@ -52,13 +52,18 @@ export interface RunningMount {
 
 /**
  * Starts `memview mount SOURCE DIR ARGS…` in the background and resolves
- * once DIR is a mount point. Rejects with the process output if it exits.
+ * once the process says it has mounted (its signal handlers are in place by
+ * then). Rejects with the process output if it exits first.
  */
-export function startMount(source: string, dir: string, args: string[] = [], timeoutMs = 30_000): Promise<RunningMount> {
+export function startMount(source: string, dir: string, args: string[] = [], timeoutMs = 60_000): Promise<RunningMount> {
   fs.mkdirSync(dir, { recursive: true });
   const child = spawn(process.execPath, [BIN, 'mount', source, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
+  let ready = false;
+  child.stdout!.on('data', (d) => {
+    out += d;
+    if (out.includes(' mounted on ')) ready = true;
+  });
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let done = false;
@@ -73,12 +78,12 @@ export function startMount(source: string, dir: string, args: string[] = [], tim
     const started = Date.now();
     const poll = () => {
       if (done) return reject(new Error(`memview mount exited early: ${out.trim()}`));
-      if (isMounted(dir)) return resolve({ dir, child, output: () => out, stop });
+      if (ready && isMounted(dir)) return resolve({ dir, child, output: () => out, stop });
       if (Date.now() - started > timeoutMs) {
         void stop();
         return reject(new Error(`memview mount did not mount within ${timeoutMs} ms: ${out.trim()}`));
       }
-      setTimeout(poll, 50);
+      setTimeout(poll, 20);
     };
     poll();
   });
