@@ -32,7 +32,7 @@ function sourceOptions(flags: SourceFlags): OpenOptions {
 function withSourceOptions(cmd: Command): Command {
   return cmd
     .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog)')
-    .option('--cache-mb <n>', 'block cache budget in MiB', '64')
+    .option('--cache-mb <n>', 'cache budget in MiB for decoded formats (AVML chunks); image files are read in place', '64')
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
     .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)')
     .option('--verify', 'check AVML chunk CRCs while reading; a mismatch fails the read (EIO)');
@@ -76,7 +76,7 @@ function unmountDir(dir: string, force: boolean): Promise<void> {
   });
 }
 
-async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean }): Promise<void> {
+async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean; directIo?: boolean }): Promise<void> {
   const mountpoint = checkMountpoint(dir);
   const source = openSource(src, sourceOptions(flags));
   const views = buildViews(source);
@@ -87,6 +87,7 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
   let signalled = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onSignal());
   const mounted = await mountFiles(mountpoint, views, {
+    tuning: flags.directIo ? { directIo: true } : undefined,
     allowOther: flags.allowOther,
     debug: flags.debug,
     mtime: source.mtime,
@@ -134,6 +135,7 @@ export function buildProgram(): Command {
   withSourceOptions(program.command('mount <source> <mountpoint>'))
     .description('serve every view of SOURCE under MOUNTPOINT (foreground; Ctrl-C unmounts)')
     .option('--allow-other', 'let other users read the mount (needs user_allow_other in /etc/fuse.conf)')
+    .option('--direct-io', 'bypass the kernel page cache: faster one-pass streaming, but no cached re-reads and no shared mmap')
     .action((src: string, dir: string, flags) => mountCommand(src, dir, { ...flags, debug: program.opts().debug }));
 
   program

@@ -28,7 +28,35 @@ export function readFully(fd: number, target: Buffer, targetOffset: number, leng
 }
 
 /**
+ * An image file read in place: each read is one blocking pread into the
+ * reply buffer. The kernel page cache is the cache. Measured by `npm run
+ * bench` (README "Performance"): a synchronous pread of page-cached data
+ * costs less than the thread-pool hop of an async one, and a block cache on
+ * top only adds copies and memory.
+ */
+export class FileStore implements ByteStore {
+  constructor(private readonly fd: number) {}
+
+  read(target: Buffer, targetOffset: number, length: number, position: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, target, targetOffset + done, length - done, position + done);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (n === 0) return Promise.reject(new SourceIOError(`short read at source offset 0x${(position + done).toString(16)}`));
+      done += n;
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
  * A file read in fixed-size blocks through one bounded LRU cache (byte budget).
+ * Not the default for image files (see FileStore); kept for stores whose
+ * reads are expensive and for the bench's comparison.
  * Concurrent misses on the same block share one read. With a zero budget the
  * cache is bypassed and reads go straight to the file.
  */

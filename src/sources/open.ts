@@ -1,4 +1,4 @@
-import { ByteStore, CachedFileStore } from '../engine/store';
+import { ByteStore, FileStore } from '../engine/store';
 import { InputError } from '../errors';
 import { subtractRanges } from '../maps/ranges';
 import { RamRange, Segment, totalLength } from '../types';
@@ -16,7 +16,7 @@ import { Source } from './source';
 export interface OpenOptions {
   /** A memory map file: /proc/iomem text or a boot log with the e820 map. */
   map?: string;
-  /** Block cache budget in MiB. */
+  /** Cache budget in MiB for stores that decode (AVML); plain image files are read in place. */
   cacheMb?: number;
   /** Skip detection: read the image as this format. */
   format?: Format;
@@ -37,7 +37,7 @@ export interface Parsed {
   segments: Segment[];
   mapOrigin: string;
   notes: string[];
-  /** A store of its own (decoded formats); default: the image file through the block cache. */
+  /** A store of its own (decoded formats); default: the image file read in place (FileStore). */
   store?: ByteStore;
 }
 
@@ -96,7 +96,7 @@ export function openSource(path: string, options: OpenOptions): Source {
   try {
     if (image.size === 0) throw new InputError(`${path}: file is empty`);
     const parsed = parseImage(image, options);
-    const store = parsed.store ?? new CachedFileStore(image.fd, image.size, undefined, (options.cacheMb ?? 64) * MiB);
+    const store = parsed.store ?? new FileStore(image.fd);
     return {
       path,
       ...parsed,
