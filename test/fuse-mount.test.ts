@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memview, run, RunningMount, sha256sum, startMount, tempDir } from './helpers/cli';
 import { readElf } from './helpers/elf-reader';
-import { expectedLime, expectedPadded, expectedRaw, fileSha256, materialise, physicalBytes, ramBytes, Range, sha256, writeChunks, writeMachine } from './helpers/machine';
+import { expectedLime, expectedPadded, expectedRaw, fileSha256, materialise, physicalBytes, Range, sha256, writeChunks, writeMachine } from './helpers/machine';
 
 // Unaligned end below 1 MiB, an aligned range, and a range past 64 MiB: padded stays small enough to hash.
 const RANGES: Range[] = [

@@ -6,6 +6,7 @@ import { InputError } from '../errors';
 import { checkMountpoint, mountedPaths } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
+import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
 import { openSource, OpenOptions } from '../sources/open';
 import { Source } from '../sources/source';
 import { buildViews, findView } from '../views/index';
@@ -18,6 +19,7 @@ interface SourceFlags {
   format?: string;
   repairLimeShift?: boolean;
   verify?: boolean;
+  vmcoreinfo?: string;
 }
 
 function sourceOptions(flags: SourceFlags): OpenOptions {
@@ -35,7 +37,22 @@ function withSourceOptions(cmd: Command): Command {
     .option('--cache-mb <n>', 'cache budget in MiB for decoded formats (AVML chunks); image files are read in place', '64')
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
     .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)')
-    .option('--verify', 'check AVML chunk CRCs while reading; a mismatch fails the read (EIO)');
+    .option('--verify', 'check AVML chunk CRCs while reading; a mismatch fails the read (EIO)')
+    .option('--vmcoreinfo <mode>', "find the kernel's VMCOREINFO note in RAM: first (stop at the first copy consistent with the image), all (read all RAM, report every copy), off", 'first');
+}
+
+/** Opens the source, then looks for the kernel's VMCOREINFO note in its RAM (memory.elf and vmcore carry it). */
+async function openWithKernel(src: string, flags: SourceFlags): Promise<Source> {
+  const mode = (flags.vmcoreinfo ?? 'first') as ScanMode;
+  if (!SCAN_MODES.includes(mode)) throw new InputError(`--vmcoreinfo: expected one of ${SCAN_MODES.join(', ')}, got ${JSON.stringify(flags.vmcoreinfo)}`);
+  const source = openSource(src, sourceOptions(flags));
+  try {
+    source.kernel = await harvestKernel(source, mode);
+  } catch (e) {
+    source.close();
+    throw e;
+  }
+  return source;
 }
 
 function human(n: number): string {
@@ -78,7 +95,7 @@ function unmountDir(dir: string, force: boolean): Promise<void> {
 
 async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean; directIo?: boolean }): Promise<void> {
   const mountpoint = checkMountpoint(dir);
-  const source = openSource(src, sourceOptions(flags));
+  const source = await openWithKernel(src, flags);
   const views = buildViews(source);
   // Catch signals from the start: one that lands while mounting unmounts right after.
   let onSignal: () => void = () => {
@@ -148,8 +165,8 @@ export function buildProgram(): Command {
   withSourceOptions(program.command('info <source>'))
     .description('print the detected format, the RAM range table and every view size')
     .option('--json', 'machine-readable output')
-    .action((src: string, flags: SourceFlags & { json?: boolean }) => {
-      const source = openSource(src, sourceOptions(flags));
+    .action(async (src: string, flags: SourceFlags & { json?: boolean }) => {
+      const source = await openWithKernel(src, flags);
       try {
         if (flags.json) process.stdout.write(JSON.stringify(describeSource(source, buildViews(source)), null, 2) + '\n');
         else printInfo(source);
@@ -164,7 +181,7 @@ export function buildProgram(): Command {
     .requiredOption('-o, --output <file>', 'output file')
     .option('--force', 'overwrite the output file if it exists')
     .action(async (src: string, flags: SourceFlags & { view: string; output: string; force?: boolean }) => {
-      const source = openSource(src, sourceOptions(flags));
+      const source = await openWithKernel(src, flags);
       try {
         const views = buildViews(source);
         const view = findView(views, flags.view);

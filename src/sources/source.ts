@@ -1,4 +1,5 @@
 import { ByteStore } from '../engine/store';
+import { KernelHarvest } from '../kernel/harvest';
 import { RamRange, Segment } from '../types';
 
 /**
@@ -20,6 +21,8 @@ export interface Source {
   mapOrigin: string;
   /** Observations worth an investigator's attention (quirks, repairs, merges). */
   notes: string[];
+  /** The kernel's VMCOREINFO note found in RAM (set by harvestKernel after opening; absent: not scanned). */
+  kernel?: KernelHarvest;
   fileSize: number;
   mtime: Date;
   close(): void;

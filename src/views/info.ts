@@ -1,4 +1,5 @@
 import { hex } from '../errors';
+import { kernelSummary } from '../kernel/harvest';
 import { Source } from '../sources/source';
 import { rangeEnd, totalLength } from '../types';
 
@@ -25,6 +26,7 @@ export function describeSource(source: Source, views: readonly SizedView[]) {
     },
     views: views.map((v) => ({ name: v.name, size: v.file.size, ...(v.notes ? { notes: v.notes } : {}) })),
     notes: source.notes,
+    ...(source.kernel ? { kernel: kernelSummary(source.kernel) } : {}),
   };
 }
 

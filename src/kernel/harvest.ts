@@ -1,0 +1,251 @@
+import { performance } from 'node:perf_hooks';
+import { physicalPieces } from '../engine/physical';
+import { ByteStore } from '../engine/store';
+import { VirtualFile } from '../engine/virtual-file';
+import { hex } from '../errors';
+import { formatRange } from '../maps/ranges';
+import { RamRange, rangeEnd, Segment, totalLength } from '../types';
+import {
+  kernelFacts,
+  KernelFacts,
+  parseVmcoreinfoNoteAt,
+  VMCOREINFO_NEEDLE,
+  VMCOREINFO_NEEDLE_OFFSET,
+  VmcoreinfoNote,
+  X86_64_START_KERNEL_MAP,
+} from './vmcoreinfo';
+
+/**
+ * Finds the kernel's VMCOREINFO note in a source's RAM at mount time, and
+ * checks each copy against the image: is the kernel it describes where the
+ * note says (text in RAM, init_uts_ns naming the same release, a page table
+ * at swapper_pg_dir)?
+ *
+ * `first` (default) scans RAM in ascending physical order and stops at the
+ * first copy that passes those checks: the cost is the bytes before it, not
+ * the image size. `all` reads all RAM and reports every copy (conflicts).
+ */
+export type ScanMode = 'first' | 'all' | 'off';
+export const SCAN_MODES: readonly ScanMode[] = ['first', 'all', 'off'];
+
+export interface NoteCandidate {
+  phys: number;
+  note: VmcoreinfoNote;
+  facts: KernelFacts;
+  /** Evidence that the note describes the kernel in this image. */
+  evidence: string[];
+  /** Why it cannot be used to map the kernel image (empty: it can). */
+  problems: string[];
+  /** The kernel image window, physical, clipped to >= 0: what vmcore maps virtually. */
+  image?: KernelImage;
+}
+
+export interface KernelImage {
+  /** Physical start of the window (phys_base, or 0 when phys_base is negative). */
+  phys: number;
+  length: number;
+  /** Kernel virtual address of `phys`. */
+  virt: bigint;
+}
+
+export interface KernelHarvest {
+  mode: ScanMode;
+  scannedBytes: number;
+  ramBytes: number;
+  ms: number;
+  /** The copy memory.elf and vmcore carry, if any. */
+  chosen: NoteCandidate | null;
+  /** Every valid copy seen (in `first` mode: up to the one chosen). */
+  candidates: NoteCandidate[];
+  /** Places that look like the note but are not a usable one. */
+  rejected: { phys: number; reason: string }[];
+  /** One-line findings for `info`. */
+  report: string[];
+}
+
+/** Bytes a source's RAM reader needs: the map, where the bytes are, and the store. */
+export interface RamSource {
+  ranges: readonly RamRange[];
+  segments: readonly Segment[];
+  store: ByteStore;
+}
+
+const CHUNK = 8 * 1024 * 1024;
+const NHDR_AND_NAME = 24;
+/** Larger than any descsz the parser accepts. */
+const MAX_NOTE = NHDR_AND_NAME + 64 * 1024;
+/** Without KASLR x86-64 KERNEL_IMAGE_SIZE is 512 MiB; kernels print it since 4.x. */
+const DEFAULT_KERNEL_IMAGE_SIZE = 512 * 1024 * 1024;
+const UTSNAME_FIELD = 65;
+
+/** Reads physical [phys, phys+length) of the source: zeros where it holds no bytes. */
+async function readPhysical(src: RamSource, phys: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  if (phys < 0) return buf;
+  await new VirtualFile(physicalPieces(src.segments, phys, phys + length), src.store).read(buf, 0, length);
+  return buf;
+}
+
+function inRam(ranges: readonly RamRange[], phys: number, length = 1): RamRange | undefined {
+  return ranges.find((r) => r.start <= phys && phys + length <= rangeEnd(r));
+}
+
+/** Why a needle hit is not a usable note (the parser said no, or the text is cut short). */
+function diagnose(raw: Buffer): string {
+  const namesz = raw.readUInt32LE(0);
+  const descsz = raw.readUInt32LE(4);
+  const type = raw.readUInt32LE(8);
+  if (namesz !== 11 || type !== 0) return `"VMCOREINFO" without a note header (namesz ${namesz}, type ${type})`;
+  if (descsz > MAX_NOTE - NHDR_AND_NAME) return `descsz ${descsz} is larger than any kernel writes`;
+  const desc = raw.subarray(NHDR_AND_NAME, NHDR_AND_NAME + descsz);
+  const bad = desc.findIndex((c) => c !== 0x0a && (c < 0x20 || c >= 0x7f));
+  return `text is not printable (byte 0x${desc[bad]?.toString(16)} at +${hex(bad)} of ${descsz})`;
+}
+
+async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote, descsz: number): Promise<NoteCandidate> {
+  const facts = kernelFacts(note.fields);
+  const c: NoteCandidate = { phys, note, facts, evidence: [], problems: [] };
+  if (note.text.length < descsz || !note.text.endsWith('\n')) {
+    c.problems.push(`truncated: descsz ${descsz} but the text stops after ${note.text.length} bytes mid-line`);
+    return c;
+  }
+  const physBase = facts.physBase;
+  if (physBase === undefined) c.problems.push('no NUMBER(phys_base) (not an x86-64 kernel?)');
+  const imageSize = Number(note.fields.get('NUMBER(KERNEL_IMAGE_SIZE)') ?? DEFAULT_KERNEL_IMAGE_SIZE);
+  const toPhys = (virt: bigint | undefined): number | undefined =>
+    virt === undefined || physBase === undefined || virt < X86_64_START_KERNEL_MAP ? undefined : Number(virt - X86_64_START_KERNEL_MAP + physBase);
+  const stext = toPhys(hexField(note.fields.get('SYMBOL(_stext)')));
+  if (physBase !== undefined) {
+    if (stext === undefined) c.problems.push('no SYMBOL(_stext)');
+    else if (!inRam(src.ranges, stext)) c.problems.push(`NUMBER(phys_base) ${physBase} puts the kernel text (_stext) at physical ${hex(stext)}, outside RAM (wrong map, or a note from another boot)`);
+    else c.evidence.push(`kernel text (_stext) at physical ${hex(stext)}, in RAM ${formatRange(inRam(src.ranges, stext)!)}`);
+  }
+  const uts = toPhys(hexField(note.fields.get('SYMBOL(init_uts_ns)')));
+  if (uts !== undefined && inRam(src.ranges, uts)) {
+    const nameOffsets = note.fields.has('OFFSET(uts_namespace.name)') ? [Number(note.fields.get('OFFSET(uts_namespace.name)'))] : [0, 4];
+    const bytes = await readPhysical(src, uts, 8 + 3 * UTSNAME_FIELD);
+    const field = (at: number) => bytes.toString('latin1', at, at + UTSNAME_FIELD).replace(/\0.*$/s, '');
+    const match = nameOffsets.find((o) => field(o) === 'Linux' && field(o + 2 * UTSNAME_FIELD) === facts.osrelease);
+    if (match !== undefined) c.evidence.push(`init_uts_ns at physical ${hex(uts)} reads "Linux" release ${facts.osrelease}`);
+    else c.problems.push(`init_uts_ns at physical ${hex(uts)} does not read "Linux" release ${facts.osrelease}`);
+  }
+  if (facts.pageTablePhys !== undefined && inRam(src.ranges, facts.pageTablePhys, 4096)) {
+    const pgd = await readPhysical(src, facts.pageTablePhys, 4096);
+    let present = 0;
+    let intoRam = 0;
+    for (let i = 0; i < 512; i++) {
+      const e = pgd.readBigUInt64LE(i * 8);
+      if (!(e & 1n)) continue;
+      present++;
+      if (inRam(src.ranges, Number(e & 0x000ffffffffff000n), 4096)) intoRam++;
+    }
+    if (present > 0 && intoRam === present) c.evidence.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)}: ${present} present entries, all pointing into RAM`);
+    else c.problems.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)} does not look like a page table (${present} present entries, ${intoRam} into RAM)`);
+  }
+  if (physBase !== undefined && c.problems.length === 0) {
+    const start = Math.max(0, Number(physBase));
+    const end = Number(physBase) + imageSize;
+    if (end > start) c.image = { phys: start, length: end - start, virt: BigInt(start) - physBase + X86_64_START_KERNEL_MAP };
+  }
+  return c;
+}
+
+function hexField(v: string | undefined): bigint | undefined {
+  return v !== undefined && /^[0-9a-fA-F]+$/.test(v) ? BigInt('0x' + v) : undefined;
+}
+
+/** Scans the source's RAM for VMCOREINFO notes (see ScanMode) and picks the one memory.elf and vmcore carry. */
+export async function harvestKernel(src: RamSource, mode: ScanMode = 'first'): Promise<KernelHarvest> {
+  const t0 = performance.now();
+  const h: KernelHarvest = { mode, scannedBytes: 0, ramBytes: totalLength(src.ranges), ms: 0, chosen: null, candidates: [], rejected: [], report: [] };
+  if (mode === 'off') {
+    h.report.push('VMCOREINFO scan off (--vmcoreinfo off): memory.elf carries no kernel note and vmcore is not served');
+    return h;
+  }
+  try {
+    await scanRam(src, h);
+  } catch (e) {
+    // A source that cannot be read everywhere still mounts; its reads will say where.
+    h.report.push(`VMCOREINFO scan stopped after ${h.scannedBytes} RAM bytes: ${(e as Error).message}`);
+  }
+  h.ms = performance.now() - t0;
+  choose(h);
+  return h;
+}
+
+/**
+ * Reads RAM ascending in large chunks, searching each for the note's fixed
+ * bytes (name + "OSRELEASE="); chunks overlap by the needle length so no hit
+ * straddling a boundary is missed. Each hit is read again whole and checked.
+ */
+async function scanRam(src: RamSource, h: KernelHarvest): Promise<void> {
+  const overlap = VMCOREINFO_NEEDLE.length - 1;
+  const chunk = Buffer.allocUnsafe(CHUNK + overlap);
+  for (const r of src.ranges) {
+    const file = new VirtualFile(physicalPieces(src.segments, r.start, rangeEnd(r)), src.store);
+    for (let pos = 0; pos < r.length; pos += CHUNK) {
+      const n = await file.read(chunk, pos, Math.min(CHUNK + overlap, r.length - pos));
+      h.scannedBytes += Math.min(CHUNK, r.length - pos);
+      const view = chunk.subarray(0, n);
+      for (let hit = view.indexOf(VMCOREINFO_NEEDLE); hit >= 0 && hit < CHUNK; hit = view.indexOf(VMCOREINFO_NEEDLE, hit + 1)) {
+        const phys = r.start + pos + hit - VMCOREINFO_NEEDLE_OFFSET;
+        const raw = await readPhysical(src, phys, MAX_NOTE);
+        const note = parseVmcoreinfoNoteAt(raw, 0, phys);
+        if (!note) {
+          h.rejected.push({ phys, reason: diagnose(raw) });
+          continue;
+        }
+        const c = await checkCandidate(src, phys, note, raw.readUInt32LE(4));
+        if (c.problems.some((p) => p.startsWith('truncated'))) {
+          h.rejected.push({ phys, reason: c.problems[0] });
+          continue;
+        }
+        h.candidates.push(c);
+        if (h.mode === 'first' && c.image) return;
+      }
+    }
+  }
+}
+
+/** Picks a copy (one that maps the kernel, else the first valid) and writes the report. */
+function choose(h: KernelHarvest): void {
+  const usable = h.candidates.filter((c) => c.image);
+  h.chosen = usable[0] ?? h.candidates[0] ?? null;
+  const scanned = `${h.mode === 'first' && h.chosen?.image ? 'stopped at the first note consistent with the image after' : 'read all RAM:'} ${h.scannedBytes} of ${h.ramBytes} RAM bytes in ${h.ms.toFixed(0)} ms`;
+  for (const r of h.rejected) h.report.push(`not a usable VMCOREINFO note at physical ${hex(r.phys)}: ${r.reason}`);
+  const texts = new Set(h.candidates.map((c) => c.note.text));
+  if (texts.size > 1) {
+    h.report.push(
+      `${texts.size} different VMCOREINFO notes: ` +
+        h.candidates.map((c) => `${hex(c.phys)} (${c.facts.osrelease}${c.image ? ', consistent with the image' : `: ${c.problems[0]}`})`).join(', '),
+    );
+  }
+  const c = h.chosen;
+  if (!c) {
+    h.report.push(`no VMCOREINFO note found (${scanned}): memory.elf carries none, so drgn and crash will not see a Linux kernel; vmcore is not served`);
+    return;
+  }
+  h.report.push(`VMCOREINFO note at physical ${hex(c.phys)}, OSRELEASE=${c.facts.osrelease} (${scanned}${h.mode === 'first' ? '; --vmcoreinfo all reads all RAM for other copies' : ''})`);
+  for (const e of c.evidence) h.report.push(`  evidence: ${e}`);
+  if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
+}
+
+/** The harvest as plain JSON for info.json. */
+export function kernelSummary(h: KernelHarvest) {
+  const candidate = (c: NoteCandidate) => ({
+    phys: hex(c.phys),
+    osrelease: c.facts.osrelease,
+    evidence: c.evidence,
+    problems: c.problems,
+    ...(c.image ? { kernelImage: { phys: hex(c.image.phys), length: c.image.length, virt: '0x' + c.image.virt.toString(16) } } : {}),
+  });
+  return {
+    vmcoreinfoScan: h.mode,
+    scannedBytes: h.scannedBytes,
+    ramBytes: h.ramBytes,
+    ms: Math.round(h.ms),
+    chosen: h.chosen ? candidate(h.chosen) : null,
+    candidates: h.candidates.map(candidate),
+    rejected: h.rejected.map((r) => ({ phys: hex(r.phys), reason: r.reason })),
+  };
+}
