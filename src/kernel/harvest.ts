@@ -211,7 +211,8 @@ async function scanRam(src: RamSource, h: KernelHarvest): Promise<void> {
 function choose(h: KernelHarvest): void {
   const usable = h.candidates.filter((c) => c.image);
   h.chosen = usable[0] ?? h.candidates[0] ?? null;
-  const scanned = `${h.mode === 'first' && h.chosen?.image ? 'stopped at the first note consistent with the image after' : 'read all RAM:'} ${h.scannedBytes} of ${h.ramBytes} RAM bytes in ${h.ms.toFixed(0)} ms`;
+  const early = h.mode === 'first' && !!h.chosen?.image;
+  const scanned = `${early ? 'stopped at the first note consistent with the image after' : 'read all RAM:'} ${h.scannedBytes} of ${h.ramBytes} RAM bytes in ${h.ms.toFixed(0)} ms`;
   for (const r of h.rejected) h.report.push(`not a usable VMCOREINFO note at physical ${hex(r.phys)}: ${r.reason}`);
   const texts = new Set(h.candidates.map((c) => c.note.text));
   if (texts.size > 1) {
@@ -225,7 +226,7 @@ function choose(h: KernelHarvest): void {
     h.report.push(`no VMCOREINFO note found (${scanned}): memory.elf carries none, so drgn and crash will not see a Linux kernel; vmcore is not served`);
     return;
   }
-  h.report.push(`VMCOREINFO note at physical ${hex(c.phys)}, OSRELEASE=${c.facts.osrelease} (${scanned}${h.mode === 'first' ? '; --vmcoreinfo all reads all RAM for other copies' : ''})`);
+  h.report.push(`VMCOREINFO note at physical ${hex(c.phys)}, OSRELEASE=${c.facts.osrelease} (${scanned}${early ? '; --vmcoreinfo all reads all RAM for other copies' : ''})`);
   for (const e of c.evidence) h.report.push(`  evidence: ${e}`);
   if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
 }

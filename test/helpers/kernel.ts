@@ -58,10 +58,10 @@ export interface KernelMachine {
   directMapProbe: { virt: bigint; phys: number };
 }
 
-/** Default machine: low RAM, 31 MiB from 1 MiB holding the kernel at 16 MiB, 2 MiB above 4 GiB. */
+/** Default machine (small, so tests stay fast): low RAM, 9 MiB from 1 MiB holding the kernel at 4 MiB, 2 MiB above 4 GiB. */
 export const KERNEL_RANGES: Range[] = [
   { start: 0x1000, end: 0x9fbff },
-  { start: 0x100000, end: 0x1ffffff },
+  { start: 0x100000, end: 0x9fffff },
   { start: 0x100000000, end: 0x1001fffff },
 ];
 
@@ -96,19 +96,19 @@ function utsname(release: string, version: string): Buffer {
 
 export function kernelMachine(opts: KernelOptions = {}): KernelMachine {
   const ranges = opts.ranges ?? KERNEL_RANGES;
-  const textPhys = opts.textPhys ?? 0x1000000;
+  const textPhys = opts.textPhys ?? 0x400000; // CONFIG_PHYSICAL_START=0x400000
   const kernelOffset = opts.kernelOffset ?? 0x2e000000n;
   const osrelease = opts.osrelease ?? '6.1.0-13-amd64';
   const imageSize = 1 << 30; // KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE
-  const textLength = 0xc00000; // _text.._end: 12 MiB
+  const textLength = 0x400000; // _text.._end: 4 MiB, two 2 MiB pages
   const textVirt = START_KERNEL_MAP + 0x1000000n + kernelOffset;
   const physBase = BigInt(textPhys) - (textVirt - START_KERNEL_MAP);
   const virt = (phys: number) => BigInt(phys) - physBase + START_KERNEL_MAP;
-  const pgdPhys = textPhys + 0x800000;
+  const pgdPhys = textPhys + 0x200000;
   const pudKernelPhys = pgdPhys + PAGE;
   const pmdKernelPhys = pgdPhys + 2 * PAGE;
   const pudDirectPhys = pgdPhys + 3 * PAGE;
-  const utsPhys = textPhys + 0xa13fe0; // straddles a page boundary on purpose
+  const utsPhys = textPhys + 0x313fe0; // straddles a page boundary on purpose
   const symbols = { _stext: textVirt, init_uts_ns: virt(utsPhys), swapper_pg_dir: virt(pgdPhys) };
   const uts = utsname(osrelease, '#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29)');
 
@@ -140,11 +140,11 @@ export function kernelMachine(opts: KernelOptions = {}): KernelMachine {
       `PAGESIZE=${PAGE}`,
       `SYMBOL(init_uts_ns)=${hex64(symbols.init_uts_ns)}`,
       'OFFSET(uts_namespace.name)=0',
-      `SYMBOL(node_online_map)=${hex64(virt(textPhys + 0xa1b0a8))}`,
+      `SYMBOL(node_online_map)=${hex64(virt(textPhys + 0x31b0a8))}`,
       `SYMBOL(swapper_pg_dir)=${hex64(symbols.swapper_pg_dir)}`,
       `SYMBOL(_stext)=${hex64(symbols._stext)}`,
-      `SYMBOL(vmap_area_list)=${hex64(virt(textPhys + 0xa4c3d0))}`,
-      `SYMBOL(mem_section)=${hex64(virt(textPhys + 0xb8e0a0))}`,
+      `SYMBOL(vmap_area_list)=${hex64(virt(textPhys + 0x34c3d0))}`,
+      `SYMBOL(mem_section)=${hex64(virt(textPhys + 0x38e0a0))}`,
       'LENGTH(mem_section)=2048',
       'SIZE(mem_section)=16',
       'OFFSET(mem_section.section_mem_map)=0',
@@ -163,7 +163,7 @@ export function kernelMachine(opts: KernelOptions = {}): KernelMachine {
       'NUMBER(sme_mask)=0',
       '',
     ].join('\n');
-  const notePhys = opts.notePhys === undefined ? textPhys + 0xe3f000 : opts.notePhys;
+  const notePhys = opts.notePhys === undefined ? textPhys + 0x53f000 : opts.notePhys; // a page allocated after _end
   if (notePhys !== null) {
     const page = Buffer.alloc(PAGE);
     vmcoreinfoNoteBytes(noteText).copy(page);
