@@ -5,11 +5,12 @@ import { Source } from '../sources/source';
 import { rangeEnd } from '../types';
 import { ElfAlias, elfCorePieces, NO_PADDR, physicalElfLoads, physicalLoads, prstatusNote } from './elf';
 
-export interface CoreView {
+/** A view before it becomes a VirtualFile (index.ts makes it one). */
+export interface ViewSpec {
   name: string;
   description: string;
   pieces: Piece[];
-  notes: string[];
+  notes?: string[];
 }
 
 /**
@@ -33,14 +34,14 @@ export function kernelAliases(loads: readonly MergedRange[], image: KernelImage)
  * VMCOREINFO note was found and places the kernel in RAM, vmcore (the same
  * plus the kernel image's virtual range, for drgn, crash and gdb).
  */
-export function coreViews(source: Source): CoreView[] {
+export function coreViews(source: Source): ViewSpec[] {
   const { loads, notes } = physicalLoads(source.ranges);
   const physical = physicalElfLoads(source.segments, loads);
   const kernel: KernelHarvest | undefined = source.kernel;
   const chosen = kernel?.chosen ?? null;
   const coreNotes = Buffer.concat([prstatusNote(), chosen ? chosen.note.note : Buffer.alloc(0)]);
   const report = kernel ? kernel.report : ['VMCOREINFO not scanned: memory.elf carries no kernel note'];
-  const views: CoreView[] = [
+  const views: ViewSpec[] = [
     {
       name: 'memory.elf',
       description: 'ELF64 core, page-rounded PT_LOADs by physical address (Volatility, MemProcFS, crash)',

@@ -3,9 +3,11 @@ import { VirtualFile } from '../engine/virtual-file';
 import { formatIomem } from '../maps/iomem';
 import { Source } from '../sources/source';
 import { coreViews } from './cores';
+import { helperViews } from './helpers';
 import { infoJson } from './info';
 import { limePieces } from './lime';
 import { paddedPieces, rawPieces } from './ram-pieces';
+import { readmeText } from './readme';
 
 /** One file of a mount (or of `memview export`), path relative to the mount root. */
 export interface View {
@@ -34,7 +36,9 @@ export function buildViews(source: Source): View[] {
     ...coreViews(source).map((c) => make(c.name, c.description, c.pieces, c.notes)),
     make('raw.bin', 'RAM ranges concatenated, no map (LiME format=raw); pair with iomem.txt', rawPieces(segments, ranges)),
     make('iomem.txt', 'the RAM map in /proc/iomem syntax', [bytesPiece(Buffer.from(formatIomem(ranges)))]),
+    ...helperViews(source).map((c) => make(c.name, c.description, c.pieces, c.notes)),
   ];
+  views.push(make('README.txt', 'which file to give to which tool, with command lines', [bytesPiece(Buffer.from(readmeText(source, views.map((v) => v.name))))]));
   views.push(make('info.json', 'source, map and view sizes (machine-readable)', [bytesPiece(Buffer.from(infoJson(source, views)))]));
   return views;
 }
