@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
 import { drgnReads, DrgnRead } from './helpers/drgn';
 import { kernelMachine, kernelPhysical, writeKernelMachine } from './helpers/kernel';
+import { readElf } from './helpers/elf-reader';
 import { rangeLength } from './helpers/machine';
 
 const km = kernelMachine();
@@ -56,6 +57,18 @@ describe('kernel tools through the FUSE mount', () => {
       const r = await run('crash', ['--osrelease', path.join(dir, f)]);
       expect(r.stdout.trim(), f).toBe(km.osrelease);
     }
+  });
+
+  it("crash turns crash.args (ranges/*.bin read through the mount) into an ELF whose loads hold the machine's RAM", async () => {
+    // crash builds its ramdump ELF while parsing arguments (-o keeps it), before it looks for a vmlinux.
+    const out = path.join(tmp, 'crash-ramdump.elf');
+    const args = fs.readFileSync(path.join(dir, 'crash.args'), 'latin1').trim();
+    const r = await run('sh', ['-c', `cd "${dir}" && crash -o "${out}" ${args} </dev/null`]);
+    expect(fs.existsSync(out), r.stdout + r.stderr).toBe(true);
+    const elf = fs.readFileSync(out);
+    const loads = readElf(elf).phdrs.filter((p) => p.type === 1);
+    expect(loads.map((p) => [Number(p.paddr), p.filesz])).toEqual(km.ranges.map((x) => [x.start, rangeLength(x)]));
+    for (const p of loads) expect(elf.subarray(p.offset, p.offset + p.filesz).equals(kernelPhysical(km, Number(p.paddr), p.filesz))).toBe(true);
   });
 
   it('export writes the same bytes as the mount', async () => {

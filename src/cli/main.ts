@@ -76,9 +76,10 @@ function printInfo(source: Source): void {
   out.write(`map      ${d.map.origin}: ${d.map.ranges.length} RAM ranges, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
   for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
   out.write('views\n');
+  const width = Math.max(14, ...views.map((v) => v.name.length));
   for (const v of views) {
-    out.write(`  ${v.name.padEnd(14)} ${String(v.file.size).padStart(16)}  ${v.description}\n`);
-    for (const n of v.notes ?? []) out.write(`  ${''.padEnd(14)} ${''.padStart(16)}  note: ${n}\n`);
+    out.write(`  ${v.name.padEnd(width)} ${String(v.file.size).padStart(16)}  ${v.description}\n`);
+    for (const n of v.notes ?? []) out.write(`  ${''.padEnd(width)} ${''.padStart(16)}  note: ${n}\n`);
   }
   for (const n of d.notes) out.write(`note     ${n}\n`);
 }

@@ -129,3 +129,27 @@ export function leechcoreLime(file: Buffer): PhysSegment[] {
   assertAscending(segs, 'LeechCore');
   return segs;
 }
+
+/**
+ * LeechCore `-memmap` text (memmap.c as documented): per line `base top
+ * [remap]` in hex (0x optional); base must be page-aligned and below top;
+ * the length top+1-base must be whole pages; entries ascending, no overlap;
+ * remap 0 means "identity", bit 63 forces a literal file offset.
+ */
+export function leechcoreMemmap(text: string): PhysSegment[] {
+  const FORCE = 0x8000000000000000n;
+  const segs: PhysSegment[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    const v = line.replace(/0x/g, '  ').trim().split(/\s+/).map((t) => BigInt('0x' + t));
+    if (v.some((x) => x === undefined) || v.length < 2) throw new Error(`LeechCore memmap: unparsable line ${JSON.stringify(line)}`);
+    const [base, top, remap = 0n] = v;
+    if ((base & 0xfffn) !== 0n || base >= top) throw new Error(`LeechCore memmap: line ignored: ${line}`);
+    const cb = top + 1n - base;
+    if ((cb & 0xfffn) !== 0n) throw new Error(`LeechCore memmap: range not whole pages: ${line}`);
+    const offset = remap === 0n ? base : remap & ~FORCE;
+    segs.push({ paddr: Number(base), offset: Number(offset), length: Number(cb) });
+  }
+  assertAscending(segs, 'LeechCore memmap');
+  return segs;
+}
