@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { physicalPieces } from '../engine/physical';
 import { Piece } from '../engine/pieces';
-import { CachedFileStore } from '../engine/store';
+import { CachedFileStore, FileStore } from '../engine/store';
 import { hex } from '../errors';
 import { Source } from '../sources/source';
 import { RamRange, rangeEnd } from '../types';
@@ -50,7 +50,7 @@ interface FileRun {
  * are not plain file offsets (a decoded store).
  */
 export function memprocfsMemmap(source: Source): { text: string; notes: string[] } | null {
-  if (!(source.store instanceof CachedFileStore)) return null;
+  if (!(source.store instanceof FileStore || source.store instanceof CachedFileStore)) return null;
   const runs: FileRun[] = [];
   for (const r of source.ranges) {
     let phys = r.start;
