@@ -1,0 +1,180 @@
+/**
+ * AVML rows of `npm run bench` (bench/run.ts calls bench(ctx)): the same
+ * compressible machine as an AVML v2 file and as a raw image + iomem, both
+ * mounted by memview in the same run. Rows: sequential padded.raw (AVML vs
+ * raw source), random 4 KiB reads per second, and the chunk index build
+ * time (headers only) scaled to 16 GiB of memory.
+ *
+ * Standalone: node dist/bench/avml.js [--gib N] [--repeat N]
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readAvmlIndex } from '../src/sources/avml';
+import { ImageFile } from '../src/sources/image-file';
+import { writeAvml } from '../test/helpers/avml-writer';
+import { iomemText, ramBytes, Range, rangeLength } from '../test/helpers/machine';
+import { BenchContext, BenchRow, ddRead, exec, GiB, mbPerSecond, median, MiB, startMemview, withServer } from './common';
+
+const PAGE = 4096;
+const BLOCK = 16 * MiB;
+const SALT = 0xa5a5;
+const RANDOM_READS = 20_000;
+
+/**
+ * Compressible memory, deterministic per address: every 8th 16 MiB block all
+ * zero (AVML leaves it out); inside the others, per page: half zero pages, a
+ * quarter one repeated text-like page, a quarter unique (address-encoded) pages.
+ */
+function memory(start: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  const text = Buffer.alloc(PAGE, 'memview AVML bench: a page that repeats all over memory. ');
+  for (let page = Math.floor(start / PAGE) * PAGE; page < start + length; page += PAGE) {
+    const n = page / PAGE;
+    if (Math.floor(page / BLOCK) % 8 === 7) continue;
+    const kind = (n * 2654435761) % 4;
+    if (kind < 2) continue;
+    const bytes = kind === 2 ? text : ramBytes(page, PAGE, SALT);
+    const from = Math.max(page, start);
+    const to = Math.min(page + PAGE, start + length);
+    bytes.copy(out, from - start, from - page, to - page);
+  }
+  return out;
+}
+
+interface AvmlMachine {
+  avml: string;
+  raw: string;
+  iomem: string;
+  ranges: Range[];
+  ramBytes: number;
+}
+
+/** Builds (or reuses) the bench machine: raw + iomem + the AVML file of the same memory. */
+function avmlMachine(gib: number, log: (m: string) => void): Promise<AvmlMachine> | AvmlMachine {
+  const ranges: Range[] = [
+    { start: 0x1000, end: 0x9efff },
+    { start: 0x100000, end: 0x100000 + gib * GiB - 1 },
+  ];
+  const dir = path.join(os.tmpdir(), `memview-bench-avml-${gib}g`);
+  const m: AvmlMachine = {
+    avml: path.join(dir, 'machine.avml'),
+    raw: path.join(dir, 'machine.raw'),
+    iomem: path.join(dir, 'machine.iomem'),
+    ranges,
+    ramBytes: ranges.reduce((n, r) => n + rangeLength(r), 0),
+  };
+  const done = path.join(dir, 'done');
+  if (fs.existsSync(done) && fs.readFileSync(done, 'utf8') === iomemText(ranges)) return m;
+  return (async () => {
+    log(`building a ${gib} GiB compressible machine (raw + AVML) in ${dir} …`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const fd = fs.openSync(m.raw, 'w');
+    for (const r of ranges) {
+      for (let at = r.start; at <= r.end; at += BLOCK) fs.writeSync(fd, memory(at, Math.min(BLOCK, r.end + 1 - at)));
+    }
+    fs.closeSync(fd);
+    fs.writeFileSync(m.iomem, iomemText(ranges));
+    await writeAvml(m.avml, ranges, memory);
+    fs.writeFileSync(done, iomemText(ranges));
+    return m;
+  })();
+}
+
+async function repeatMedian(n: number, fn: () => Promise<number>): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) values.push(await fn());
+  return median(values);
+}
+
+async function randomReads(file: string, spans: [number, number][]): Promise<number> {
+  const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), file, String(RANDOM_READS), '11', JSON.stringify(spans)]);
+  const r = JSON.parse(stdout) as { reads: number; seconds: number };
+  return r.reads / r.seconds;
+}
+
+/** Index build, in this process: open + walk every record and chunk header. Best of `repeat`. */
+function indexSeconds(file: string, repeat: number): { seconds: number; chunks: number } {
+  let best = Infinity;
+  let chunks = 0;
+  for (let i = 0; i < Math.max(1, repeat); i++) {
+    const t0 = process.hrtime.bigint();
+    const image = ImageFile.open(file);
+    try {
+      chunks = readAvmlIndex(image).chunks.count;
+    } finally {
+      image.close();
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return { seconds: best, chunks };
+}
+
+export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Math.round(ctx.machine.ramBytes / GiB)))): Promise<BenchRow[]> {
+  const m = await avmlMachine(gib, ctx.log);
+  const scratch = path.join(ctx.dir, 'avml');
+  const mnt = path.join(scratch, 'mnt');
+  const rows: BenchRow[] = [];
+  const avmlArgs = ['--map', m.iomem]; // same ranges as the raw source, so both padded.raw are identical
+  const rawArgs = ['--map', m.iomem];
+
+  ctx.log(`avml: sequential padded.raw, raw source vs AVML source (${(m.ramBytes / GiB).toFixed(1)} GiB RAM, AVML file ${(fs.statSync(m.avml).size / GiB).toFixed(2)} GiB)`);
+  await ddRead(m.raw);
+  await ddRead(m.avml); // both sources page-cache warm
+  const seq = (source: string, args: string[]) =>
+    repeatMedian(ctx.repeat, () => withServer(() => startMemview(source, mnt, args), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw')))));
+  const rawSeq = await seq(m.raw, rawArgs);
+  const avmlSeq = await seq(m.avml, avmlArgs);
+  rows.push({ group: 'avml', name: 'padded.raw from the raw source, dd bs=1M', value: rawSeq, unit: 'MB/s' });
+  rows.push({
+    group: 'avml',
+    name: 'padded.raw from the AVML source, dd bs=1M',
+    value: avmlSeq,
+    unit: 'MB/s',
+    baseline: { name: 'raw source', value: rawSeq },
+    target: '>= 0.5 x raw source',
+    ok: avmlSeq >= 0.5 * rawSeq,
+  });
+
+  ctx.log(`avml: ${RANDOM_READS} random 4 KiB reads of padded.raw, raw vs AVML`);
+  const spans: [number, number][] = m.ranges.map((r) => [r.start, rangeLength(r)]);
+  const rnd = (source: string, args: string[]) =>
+    repeatMedian(ctx.repeat, () => withServer(() => startMemview(source, mnt, args), (s) => randomReads(path.join(s.dir, 'padded.raw'), spans)));
+  const rawRnd = await rnd(m.raw, rawArgs);
+  const avmlRnd = await rnd(m.avml, avmlArgs);
+  rows.push({ group: 'avml', name: `padded.raw from the raw source, ${RANDOM_READS} random 4 KiB reads`, value: rawRnd, unit: 'reads/s' });
+  rows.push({ group: 'avml', name: `padded.raw from the AVML source, ${RANDOM_READS} random 4 KiB reads`, value: avmlRnd, unit: 'reads/s', baseline: { name: 'raw source', value: rawRnd } });
+
+  ctx.log('avml: index build (headers only)');
+  const idx = indexSeconds(m.avml, ctx.repeat);
+  const per16 = (idx.seconds * 16 * GiB) / m.ramBytes;
+  rows.push({
+    group: 'avml',
+    name: `AVML index build, ${idx.chunks} chunks of ${(m.ramBytes / GiB).toFixed(1)} GiB, scaled to 16 GiB of memory`,
+    value: per16,
+    unit: 's',
+    target: '< 1 s per 16 GiB',
+    ok: per16 < 1,
+    note: `measured ${idx.seconds.toFixed(3)} s`,
+  });
+  fs.rmSync(scratch, { recursive: true, force: true });
+  return rows;
+}
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  const value = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-'));
+  const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+  const ctx = { dir, repeat: value('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
+  bench(ctx, value('--gib', 1))
+    .then((rows) => {
+      for (const r of rows) process.stdout.write(`${r.name}: ${r.value.toFixed(r.unit === 's' ? 3 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.note ? `; ${r.note}` : ''}\n`);
+    })
+    .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
+    .catch((e: Error) => {
+      process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
+      process.exit(1);
+    });
+}
