@@ -219,6 +219,34 @@ describe('AVML 0.17.0 orphan headers', () => {
   });
 });
 
+describe('AVML v1 (LiME records written by AVML)', () => {
+  it('merges blocks across left-out zero blocks and restores the dropped last bytes', async () => {
+    const file = path.join(tmp, 'v1.lime');
+    await writeAvml(file, IOMEM, memory, { version: 1 });
+    const info = await memview('info', file);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/format\s+lime/);
+    expect(info.stdout).toContain('1 all-zero 16 MiB blocks inside RAM ranges were left out by AVML');
+    const out = path.join(tmp, 'v1.padded');
+    expect((await memview('export', file, '--view', 'padded.raw', '-o', out)).code).toBe(0);
+    expect(await cmp(out, path.join(tmp, 'ref.padded'))).toBe('same');
+    const lime = path.join(tmp, 'v1.memory.lime');
+    expect((await memview('export', file, '--view', 'memory.lime', '-o', lime)).code).toBe(0);
+    expect(await cmp(lime, path.join(tmp, 'ref.lime'))).toBe('same');
+  });
+
+  it('tolerates and reports AVML 0.17.0 orphan headers', async () => {
+    const file = path.join(tmp, 'v1-orphans.lime');
+    const w = await writeAvml(file, IOMEM, memory, { version: 1, orphanHeaders: true });
+    const info = await memview('info', file);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toContain(`orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`);
+    const out = path.join(tmp, 'v1-orphans.lime.out');
+    expect((await memview('export', file, '--view', 'memory.lime', '-o', out)).code).toBe(0);
+    expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
+  });
+});
+
 describe('AVML framed by a third-party Snappy framer', () => {
   it('reads and CRC-verifies streams from the snappy package\'s own frame encoder', async () => {
     const file = path.join(tmp, 'thirdparty.avml');

@@ -220,6 +220,21 @@ export function avmlRanges(blocks: readonly Block[]): { ranges: Block[]; zeroBlo
   return { ranges, zeroBlocks, extended };
 }
 
+/** What `avmlRanges` did and the orphan headers seen, as notes for `memview info` (AVML v1 and v2 alike). */
+export function avmlRangeNotes(blocks: number, rebuilt: ReturnType<typeof avmlRanges>, orphans: readonly { fileOffset: number }[]): string[] {
+  const notes = [`${blocks} AVML blocks (<= 16 MiB each) merged into ${rebuilt.ranges.length} RAM ranges`];
+  if (rebuilt.zeroBlocks > 0) notes.push(`${rebuilt.zeroBlocks} all-zero 16 MiB blocks inside RAM ranges were left out by AVML; served as zeros`);
+  if (orphans.length > 0) {
+    notes.push(`AVML 0.17.0 orphan headers (all-zero blocks, no payload): ${orphans.length}, at file offsets ${offsets(orphans)}; served as zeros`);
+  } else {
+    notes.push('all-zero blocks at the edge of a range look like non-RAM in an AVML file; pass --map iomem.txt for the exact ranges');
+  }
+  if (rebuilt.extended > 0) {
+    notes.push(`AVML drops the last byte of each iomem range (inclusive end used as exclusive): ${rebuilt.extended} ranges extended by that byte, served as zero`);
+  }
+  return notes;
+}
+
 export interface AvmlOptions {
   cacheBytes: number;
   verify: boolean;
@@ -241,17 +256,8 @@ export function parseAvml(image: ImageFile, options: AvmlOptions): ParsedImage {
   const rebuilt = avmlRanges([...records, ...orphans]);
   const notes = [
     `AVML v2: ${records.length} records, ${index.chunks.count} Snappy chunks indexed; reads decompress only the chunks they touch`,
-    `${records.length + orphans.length} AVML blocks (<= 16 MiB each) merged into ${rebuilt.ranges.length} RAM ranges`,
+    ...avmlRangeNotes(records.length + orphans.length, rebuilt, orphans),
   ];
-  if (rebuilt.zeroBlocks > 0) notes.push(`${rebuilt.zeroBlocks} all-zero 16 MiB blocks inside RAM ranges were left out by AVML; served as zeros`);
-  if (orphans.length > 0) {
-    notes.push(`AVML 0.17.0 orphan headers (all-zero blocks, no payload): ${orphans.length}, at file offsets ${offsets(orphans)}; served as zeros`);
-  } else {
-    notes.push('all-zero blocks at the edge of a range look like non-RAM in an AVML file; pass --map iomem.txt for the exact ranges');
-  }
-  if (rebuilt.extended > 0) {
-    notes.push(`AVML drops the last byte of each iomem range (inclusive end used as exclusive): ${rebuilt.extended} ranges extended by that byte, served as zero`);
-  }
   if (index.skippedChunks > 0) notes.push(`${index.skippedChunks} skippable Snappy chunks (padding) passed over`);
   return {
     ranges: rebuilt.ranges,

@@ -2,6 +2,7 @@ import { hex, InputError } from '../errors';
 import { formatRange, mergeAdjacent } from '../maps/ranges';
 import { RamRange, rangeEnd, Segment } from '../types';
 import { LIME_HEADER_SIZE, LIME_MAGIC, LIME_VERSION } from '../views/lime';
+import { avmlRangeNotes, avmlRanges } from './avml';
 import { ImageFile } from './image-file';
 import type { ParsedImage } from './open';
 
@@ -17,6 +18,25 @@ interface LimeRecord {
   at: number;
   start: number;
   length: number;
+  /** An AVML 0.17.0 orphan header: no data follows it. */
+  orphan?: boolean;
+}
+
+function isHeaderAt(image: ImageFile, at: number): boolean {
+  const h = image.readAt(at, 8);
+  return h.length === 8 && h.readUInt32LE(0) === LIME_MAGIC && h.readUInt32LE(4) === LIME_VERSION;
+}
+
+/**
+ * AVML 0.17.0 wrote a bare header (no data) for each all-zero block: another
+ * header, or the end of the file, follows at once where the data should be,
+ * and the claimed data would not end on a header or at the end of the file.
+ */
+function isOrphanHeader(image: ImageFile, at: number, dataEnd: number): boolean {
+  const next = at + LIME_HEADER_SIZE;
+  if (next === image.size) return true;
+  if (!isHeaderAt(image, next)) return false;
+  return dataEnd !== image.size && !isHeaderAt(image, dataEnd);
 }
 
 /** A u64 header field as a number, or an error when it cannot be a physical address. */
@@ -63,6 +83,12 @@ export function readLimeRecords(image: ImageFile): LimeRecord[] {
     }
     const length = end - start + 1;
     const dataEnd = at + LIME_HEADER_SIZE + length;
+    if (isOrphanHeader(image, at, dataEnd)) {
+      records.push({ at, start, length, orphan: true });
+      prevEnd = start + length;
+      at += LIME_HEADER_SIZE;
+      continue;
+    }
     if (dataEnd > image.size) {
       throw new InputError(
         `${image.path}: truncated LiME record at file offset ${hex(at)}: ${hex(start)}-${hex(end)} needs ${length} bytes of data, ` +
@@ -78,8 +104,10 @@ export function readLimeRecords(image: ImageFile): LimeRecord[] {
 
 /** Parses a LiME v1 image: one segment per record, adjacent records merged into one RAM range. */
 export function parseLime(image: ImageFile, options: LimeOptions = {}): ParsedImage {
-  const records = readLimeRecords(image);
-  if (records.length === 0) throw new InputError(`${image.path}: no LiME records`);
+  const all = readLimeRecords(image);
+  const records = all.filter((r) => !r.orphan);
+  const orphans = all.filter((r) => r.orphan).map((r) => ({ start: r.start, length: r.length, fileOffset: r.at }));
+  if (records.length === 0) throw new InputError(`${image.path}: no LiME records${orphans.length ? ` with data (${orphans.length} headers without data)` : ''}`);
   const notes: string[] = [];
   const segments: Segment[] = [];
   for (const rec of records) {
@@ -91,6 +119,12 @@ export function parseLime(image: ImageFile, options: LimeOptions = {}): ParsedIm
       segments.push({ phys: rec.start, length: rec.length, offset: dataAt });
     }
     notes.push(...limeQuirks(image, rec, !!options.repairShift));
+  }
+  // Written by AVML (orphan headers, or ranges one byte short): its blocks, holes and dropped bytes are known.
+  if (orphans.length > 0 || records.some((r) => (r.start + r.length + 1) % 1024 === 0)) {
+    const rebuilt = avmlRanges([...records, ...orphans]);
+    notes.push('written by AVML (LiME v1)', ...avmlRangeNotes(all.length, rebuilt, orphans));
+    return { ranges: rebuilt.ranges, segments, mapOrigin: 'LiME headers', notes };
   }
   const ranges: RamRange[] = mergeAdjacent(records.map((r) => ({ start: r.start, length: r.length })));
   if (ranges.length < records.length) {
