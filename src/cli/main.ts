@@ -20,6 +20,7 @@ interface SourceFlags {
   repairLimeShift?: boolean;
   verify?: boolean;
   vmcoreinfo?: string;
+  holes?: boolean;
 }
 
 function sourceOptions(flags: SourceFlags): OpenOptions {
@@ -28,7 +29,7 @@ function sourceOptions(flags: SourceFlags): OpenOptions {
     throw new InputError(`--cache-mb: expected a whole number of MiB, got ${JSON.stringify(flags.cacheMb)}`);
   }
   const format = flags.format === undefined ? undefined : parseFormat(flags.format);
-  return { map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift, verify: flags.verify };
+  return { map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift, verify: flags.verify, holes: flags.holes };
 }
 
 function withSourceOptions(cmd: Command): Command {
@@ -36,6 +37,7 @@ function withSourceOptions(cmd: Command): Command {
     .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog)')
     .option('--cache-mb <n>', 'cache budget in MiB for decoded formats (AVML chunks); image files are read in place', '64')
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
+    .option('--holes', 'padded without a map: serve sparse-file holes and all-zero runs of 1 MiB or more as holes, the rest as RAM')
     .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)')
     .option('--verify', 'check AVML chunk CRCs while reading; a mismatch fails the read (EIO)')
     .option('--vmcoreinfo <mode>', "find the kernel's VMCOREINFO note in RAM: first (stop at the first copy consistent with the image), all (read all RAM, report every copy), off", 'first');

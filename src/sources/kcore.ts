@@ -1,6 +1,7 @@
-import { hex } from '../errors';
+import { hex, InputError } from '../errors';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { describeNotes, physicalSegments, readElfCore } from './elf';
+import { LIVE_KCORE } from './detect';
 import { ImageFile } from './image-file';
 import type { MapInput, ParsedImage } from './open';
 
@@ -32,4 +33,16 @@ export function parseKcore(image: ImageFile, map: MapInput | undefined): ParsedI
       mapOrigin: `${map.origin}, matched to kcore PT_LOADs`,
     notes: [...describeNotes(core.notes), ...notes],
   };
+}
+
+/** Opens the running kernel's /proc/kcore; a refusal says what it takes. */
+export function openLiveKcore(): ImageFile {
+  try {
+    return ImageFile.open(LIVE_KCORE);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    throw new InputError(
+      `${e.message}; reading the live kernel's memory needs root (CAP_SYS_RAWIO), a kernel with /proc/kcore (CONFIG_PROC_KCORE) and no kernel lockdown`,
+    );
+  }
 }

@@ -6,7 +6,7 @@ import { parseAvml } from './avml';
 import { detectFormat, Format, LIVE_KCORE } from './detect';
 import { parseElf } from './elf';
 import { ImageFile } from './image-file';
-import { parseKcore } from './kcore';
+import { openLiveKcore, parseKcore } from './kcore';
 import { parseLime } from './lime';
 import { readMapFile } from './map-file';
 import { parsePadded } from './padded';
@@ -24,6 +24,8 @@ export interface OpenOptions {
   repairLimeShift?: boolean;
   /** Check stored checksums while reading (AVML chunk CRCs); a mismatch fails the read. */
   verify?: boolean;
+  /** Padded without a map: serve sparse holes and long all-zero page runs as holes. */
+  holes?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -53,7 +55,7 @@ export interface MapInput {
 /** One parser per format. */
 const PARSERS: Record<Format, (image: ImageFile, map: MapInput | undefined, options: OpenOptions) => ParsedImage> = {
   raw: (image, map) => parseRaw(image, map),
-  padded: (image, map) => parsePadded(image, map),
+  padded: (image, map, options) => parsePadded(image, map, { holes: options.holes }),
   lime: (image, _map, options) => parseLime(image, { repairShift: options.repairLimeShift }),
   avml: (image, _map, options) => parseAvml(image, { cacheBytes: (options.cacheMb ?? 64) * MiB, verify: !!options.verify }),
   elf: (image) => parseElf(image),
@@ -72,9 +74,10 @@ export function loadMap(path: string, imageSize?: number): RamRange[] {
 function parseImage(image: ImageFile, options: OpenOptions): Parsed {
   const given = options.map ? readMapFile(options.map, image.size) : undefined;
   let map: MapInput | undefined = given && { ranges: given.ranges, origin: given.origin };
-  const detection = options.format
+  let detection = options.format
     ? { format: options.format, reason: 'forced by --format' }
     : detectFormat(image, map?.ranges);
+  if (detection.format === 'raw' && !map && options.holes) detection = { format: 'padded', reason: 'no header magic and no map; --holes reads it as padded' };
   if (!map && detection.format === 'kcore' && image.path === LIVE_KCORE) map = { ranges: loadMap(LIVE_IOMEM), origin: LIVE_IOMEM };
   const parsed = PARSERS[detection.format](image, map, options);
   if (given) parsed.notes.push(...given.notes);
@@ -92,7 +95,7 @@ function parseImage(image: ImageFile, options: OpenOptions): Parsed {
 
 /** Opens an image read-only, parses it, and returns the source every view is built from. */
 export function openSource(path: string, options: OpenOptions): Source {
-  const image = ImageFile.open(path);
+  const image = path === LIVE_KCORE ? openLiveKcore() : ImageFile.open(path);
   try {
     if (image.size === 0) throw new InputError(`${path}: file is empty`);
     const parsed = parseImage(image, options);

@@ -1,16 +1,32 @@
 import { hex, InputError } from '../errors';
 import { formatRange } from '../maps/ranges';
-import { rangeEnd } from '../types';
+import { rangeEnd, totalLength } from '../types';
+import { MIN_HOLE, scanHoles } from './holes';
 import { ImageFile } from './image-file';
 import type { MapInput, ParsedImage } from './open';
 
 /**
  * A padded image (LiME format=padded, `avml convert --format raw`, a
  * Volatility layerwriter file): file offset = physical address. The map says
- * which addresses are RAM; without one the whole file is one range.
+ * which addresses are RAM; without one the whole file is one range, or with
+ * --holes the file minus its sparse holes and long all-zero page runs.
  */
-export function parsePadded(image: ImageFile, map: MapInput | undefined): ParsedImage {
+export function parsePadded(image: ImageFile, map: MapInput | undefined, options: { holes?: boolean } = {}): ParsedImage {
   const segments = [{ phys: 0, length: image.size, offset: 0 }];
+  if (!map && options.holes) {
+    const scan = scanHoles(image);
+    if (scan.data.length === 0) throw new InputError(`${image.path}: --holes: every page of the image is zero or a hole; nothing to serve`);
+    const holeBytes = image.size - totalLength(scan.data);
+    return {
+      ranges: scan.data,
+      segments,
+      mapOrigin: `--holes: data pages of the image (zero runs of ${MIN_HOLE / 2 ** 20} MiB or more are holes)`,
+      notes: [
+        `--holes: ${scan.data.length} data ranges; ${holeBytes} bytes served as holes ` +
+          `(${scan.sparseBytes} bytes in sparse-file holes not read, ${scan.zeroBytes} bytes read as all-zero pages)`,
+      ],
+    };
+  }
   if (!map) {
     return {
       ranges: [{ start: 0, length: image.size }],
