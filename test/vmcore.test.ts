@@ -12,7 +12,7 @@ import { openSource } from '../src/sources/open';
 import { buildViews } from '../src/views/index';
 import { readElf, readNotes } from './helpers/elf-reader';
 import { kernelDebuggerElf, leechcoreElf, virtualOnlyLoads } from './helpers/consumers';
-import { elfNoteBytes, KernelMachine, kernelMachine, KernelOptions, kernelPhysical, Patch, START_KERNEL_MAP, vmcoreinfoNoteBytes, writeKernelMachine } from './helpers/kernel';
+import { elfNoteBytes, KernelMachine, kernelMachine, KernelOptions, kernelPhysical, Patch, START_KERNEL_MAP, vmcoreinfoNoteBytes, writeKernelMachine, writeSparseKernelMachine } from './helpers/kernel';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-vmcore-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -99,13 +99,47 @@ describe('VMCOREINFO in memory.elf and the vmcore view', () => {
   });
 });
 
+describe('default scan on a big machine: bounded to the windows where kernels put the note', () => {
+  const GiB = 2 ** 30;
+  // 3 GiB below the PCI hole and 2 GiB above 4 GiB, sparse (holes read as zeros): cheap to write.
+  const ranges = [
+    { start: 0x1000, end: 0x9fbff },
+    { start: 0x100000, end: 3 * GiB - 1 },
+    { start: 4 * GiB, end: 6 * GiB - 1 },
+  ];
+  async function harvestSparse(notePhys: number, mode: ScanMode = 'first') {
+    const f = writeSparseKernelMachine(path.join(tmp, `sparse${n++}`), kernelMachine({ ranges, notePhys }));
+    const source = openSource(f.raw, { map: f.iomem });
+    try {
+      return await harvestKernel(source, mode);
+    } finally {
+      source.close();
+      fs.rmSync(f.raw);
+    }
+  }
+
+  it('finds a note at the top of RAM (where kernels before 5.10 allocate) after reading about 1 GiB of 5 GiB', async () => {
+    const h = await harvestSparse(6 * GiB - 0x3000);
+    expect(h.chosen?.phys).toBe(6 * GiB - 0x3000);
+    expect(h.chosen?.image).toBeDefined();
+    expect(h.scannedBytes).toBeLessThanOrEqual(16 * 2 ** 20 + 4 * 256 * 2 ** 20);
+  });
+
+  it('does not read past the windows for a note elsewhere, and says how to read everything', async () => {
+    const h = await harvestSparse(1.5 * GiB);
+    expect(h.chosen).toBeNull();
+    expect(h.scannedBytes).toBeLessThanOrEqual(16 * 2 ** 20 + 4 * 256 * 2 ** 20);
+    expect(h.report.join('\n')).toMatch(/no VMCOREINFO note found \(searched where kernels put it \(0x1000-0x9fbff, 0x100000-0x10ffffff, 0x100000000-0x10fffffff, 0xb0000000-0xbfffffff, 0x170000000-0x17fffffff\).*--vmcoreinfo all reads all RAM/);
+  });
+});
+
 describe('bad kernel notes: reported in info, never fatal', () => {
   it('no note: memory.elf is still a valid core with the CORE note only; no vmcore; info says why', async () => {
     const r = await mountInProcess(kernelMachine({ notePhys: null }));
     expect(r.vmcore).toBeNull();
     expect(notesOf(r.elf).map((x) => x.name)).toEqual(['CORE']);
     leechcoreElf(r.elf);
-    expect(elfNotes(r)).toMatch(/no VMCOREINFO note found \(read all RAM: \d+ of \d+ RAM bytes.*drgn and crash will not see a Linux kernel; vmcore is not served/);
+    expect(elfNotes(r)).toMatch(/no VMCOREINFO note found \(searched where kernels put it \(0x1000-0x9fbff, 0x100000-0x9fffff, 0x100000000-0x1001fffff\): \d+ of \d+ RAM bytes.*--vmcoreinfo all reads all RAM\): memory.elf carries none, so drgn and crash will not see a Linux kernel; vmcore is not served/);
   });
 
   it('a truncated note (descsz beyond the text) is rejected and named', async () => {
