@@ -31,6 +31,8 @@ export function parseIomem(text: string): RamRange[] {
     if (ramDepth >= 0 && depth <= ramDepth) ramDepth = -1;
     if (ramDepth >= 0) return; // inside a RAM range already counted
     if (/^System RAM( \(.*\))?$/.test(m[4])) {
+      // Above 2^53 a number loses bytes (lengths would be off); no machine has RAM there.
+      if (end > Number.MAX_SAFE_INTEGER) throw new InputError(`line ${i + 1}: System RAM end ${m[3]} is beyond 2^53, not a physical address`);
       ram.push({ start, length: end - start + 1 });
       ramDepth = depth;
     }
