@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { VirtualFile } from '../engine/virtual-file';
 import { InputError } from '../errors';
 
-const CHUNK = 4 * 1024 * 1024;
+// 128 KiB stays in the CPU cache between the pread and the pwrite: measured 2-3x faster than 4 MiB (README Performance).
+const CHUNK = 128 * 1024;
 
 /**
  * Writes a virtual file to disk. Zero pieces are skipped with a seek, so
