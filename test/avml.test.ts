@@ -12,8 +12,9 @@ import { crc32c } from '../src/sources/crc32c';
 import { readAvmlIndex } from '../src/sources/avml';
 import { ImageFile } from '../src/sources/image-file';
 import { BLOCK, crc32cRef, writeAvml, WrittenAvml } from './helpers/avml-writer';
-import { memview, run, RunningMount, RunResult, startMount, tempDir } from './helpers/cli';
+import { memview as memviewCli, run, RunningMount, RunResult, startMount, tempDir } from './helpers/cli';
 import { readElf } from './helpers/elf-reader';
+import { kernelMachine, kernelPhysical, writeKernelMachine } from './helpers/kernel';
 import {
   Chunk, expectedLime, expectedPadded, expectedRaw, iomemText, materialise, memoryBytes, Range, writeChunks,
 } from './helpers/machine';
@@ -55,6 +56,9 @@ process.stdout.write(Buffer.concat(out));`;
     );
   });
 }
+
+/** The CLI without the mount-time VMCOREINFO scan (it reads, so decompresses, all RAM of these kernel-less machines). */
+const memview = (...args: string[]) => memviewCli(...args, '--vmcoreinfo', 'off');
 
 async function cmp(a: string, b: string, args: string[] = []): Promise<string> {
   const r = await run('cmp', [...args, a, b]);
@@ -173,7 +177,6 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
     }
     near(0x100000 + BLOCK); // into the left-out zero block
     near(0x100000 + 2 * BLOCK); // out of it
-    reads.push([0, padded.length]); // everything at once
     const got = await readAt(path.join(m.dir, 'padded.raw'), reads);
     const want = Buffer.concat(reads.map(([o, n]) => padded.subarray(o, o + n)));
     expect(got.length).toBe(want.length);
@@ -210,12 +213,9 @@ describe('AVML 0.17.0 orphan headers', () => {
     const info = await memview('info', file);
     expect(info.code).toBe(0);
     expect(info.stdout).toContain(`orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`);
-    const references = { 'padded.raw': () => expectedPadded(IOMEM, SALT, ZEROS), 'memory.lime': () => expectedLime(IOMEM, SALT, ZEROS) };
-    for (const [view, chunks] of Object.entries(references)) {
-      const out = path.join(tmp, `orphans-${view}`);
-      expect((await memview('export', file, '--view', view, '-o', out)).code).toBe(0);
-      expect(await cmp(out, ref(`ref-all.${view}`, chunks))).toBe('same');
-    }
+    const out = path.join(tmp, 'orphans.lime');
+    expect((await memview('export', file, '--view', 'memory.lime', '-o', out)).code).toBe(0);
+    expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
   });
 });
 
@@ -227,9 +227,6 @@ describe('AVML v1 (LiME records written by AVML)', () => {
     expect(info.code).toBe(0);
     expect(info.stdout).toMatch(/format\s+lime/);
     expect(info.stdout).toContain('1 all-zero 16 MiB blocks inside RAM ranges were left out by AVML');
-    const out = path.join(tmp, 'v1.padded');
-    expect((await memview('export', file, '--view', 'padded.raw', '-o', out)).code).toBe(0);
-    expect(await cmp(out, path.join(tmp, 'ref.padded'))).toBe('same');
     const lime = path.join(tmp, 'v1.memory.lime');
     expect((await memview('export', file, '--view', 'memory.lime', '-o', lime)).code).toBe(0);
     expect(await cmp(lime, path.join(tmp, 'ref.lime'))).toBe('same');
@@ -244,6 +241,25 @@ describe('AVML v1 (LiME records written by AVML)', () => {
     const out = path.join(tmp, 'v1-orphans.lime.out');
     expect((await memview('export', file, '--view', 'memory.lime', '-o', out)).code).toBe(0);
     expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
+  });
+});
+
+describe('every view of an AVML source of a kernel machine', () => {
+  it('equals the same view of the raw source, vmcore included', async () => {
+    const km = kernelMachine();
+    const raw = writeKernelMachine(path.join(tmp, 'kernel'), km);
+    const file = path.join(tmp, 'kernel.avml');
+    await writeAvml(file, km.ranges, (start, length) => kernelPhysical(km, start, length));
+    const info = JSON.parse((await memviewCli('info', file, '--json')).stdout) as { views: { name: string }[] };
+    const names = info.views.map((v) => v.name).filter((n) => !/\.(txt|json|args|memmap)$/.test(n)); // text naming the source differs
+    expect(names).toEqual(expect.arrayContaining(['padded.raw', 'memory.lime', 'memory.elf', 'vmcore', 'raw.bin', 'leechcore.lime']));
+    const a = await startMount(file, path.join(tmp, 'mnt-kernel-avml'));
+    mounts.push(a);
+    const b = await startMount(raw.raw, path.join(tmp, 'mnt-kernel-raw'), ['--map', raw.iomem]);
+    mounts.push(b);
+    for (const view of names.filter((n) => n !== 'padded.raw')) { // padded.raw: 4 GiB of hole, checked above
+      expect(await cmp(path.join(a.dir, view), path.join(b.dir, view)), view).toBe('same');
+    }
   });
 });
 
