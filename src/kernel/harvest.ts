@@ -142,7 +142,10 @@ async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote
       present++;
       if (inRam(src.ranges, Number(e & 0x000ffffffffff000n), 4096)) intoRam++;
     }
+    // Evidence when every present entry points into RAM; a problem only when none does
+    // (a user-given map may leave out a reserved page that holds a lower-level table).
     if (present > 0 && intoRam === present) c.evidence.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)}: ${present} present entries, all pointing into RAM`);
+    else if (intoRam > 0) c.evidence.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)}: ${intoRam} of ${present} present entries point into RAM`);
     else c.problems.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)} does not look like a page table (${present} present entries, ${intoRam} into RAM)`);
   }
   if (physBase !== undefined && c.problems.length === 0) {
