@@ -43,6 +43,11 @@ export function buildViews(source: Source): View[] {
   return views;
 }
 
+/** Short names for `--view`: the format a user asks for. */
+const SHORT_NAMES: Record<string, string> = { lime: 'memory.lime', elf: 'memory.elf' };
+
+/** A view by full name (`memory.elf`), name without extension (`padded`, `raw`), or short name (`lime`, `elf`). */
 export function findView(views: readonly View[], name: string): View | undefined {
-  return views.find((v) => v.name === name || v.name.replace(/\.[^.]*$/, '') === name);
+  const full = SHORT_NAMES[name] ?? name;
+  return views.find((v) => v.name === full) ?? views.find((v) => v.name.replace(/\.[^./]*$/, '') === name);
 }
