@@ -94,7 +94,7 @@ function readNotes(image: ImageFile, p: ElfPhdr): ElfNote[] {
   if (p.offset >= BigInt(image.size)) return [];
   const buf = image.readAt(Number(p.offset), Number(p.filesz < MAX_NOTES ? p.filesz : MAX_NOTES));
   const notes: ElfNote[] = [];
-  const pad4 = (n: number) => (n + 3) & ~3;
+  const pad4 = (n: number) => Math.ceil(n / 4) * 4; // not (n + 3) & ~3: a u32 size from a corrupt note overflows 32-bit ops
   let at = 0;
   while (at + 12 <= buf.length) {
     const namesz = buf.readUInt32LE(at);

@@ -150,6 +150,23 @@ export function sha256(chunks: Chunk[]): string {
   return h.digest('hex');
 }
 
+/** Bytes [offset, offset+length) of the file the chunks describe, short at its end; holes are not materialised. */
+export function readChunks(chunks: Chunk[], offset: number, length: number): Buffer {
+  const total = chunksLength(chunks);
+  const end = Math.min(total, offset + length);
+  const out = Buffer.alloc(Math.max(0, end - offset));
+  let at = 0;
+  for (const c of chunks) {
+    const n = Buffer.isBuffer(c) ? c.length : c.zeros;
+    const from = Math.max(offset, at);
+    const to = Math.min(end, at + n);
+    if (from < to && Buffer.isBuffer(c)) c.copy(out, from - offset, from - at, to - at);
+    at += n;
+    if (at >= end) break;
+  }
+  return out;
+}
+
 /** Writes chunks to a sparse file (zeros become holes). */
 export function writeChunks(file: string, chunks: Chunk[]): void {
   const fd = fs.openSync(file, 'w');
