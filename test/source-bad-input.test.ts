@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Chunk, materialise, ramBytes } from './helpers/machine';
 import { memview } from './helpers/cli';
-import { elfCoreImage, limeImage } from './helpers/source-writers';
+import { elfCoreImage, limeImage, saltedRam } from './helpers/source-writers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-badsrc-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +20,7 @@ function file(name: string, bytes: Chunk[] | Buffer): string {
   return f;
 }
 
-const lime = materialise(limeImage(RANGES));
+const lime = materialise(limeImage(RANGES, saltedRam()));
 const load = (paddr: bigint, length: number) => ({ paddr, data: ramBytes(Number(paddr), length) });
 
 /**
@@ -50,7 +50,7 @@ const CASES: { name: string; make: () => string; message: RegExp }[] = [
   },
   {
     name: 'LiME version 2',
-    make: () => file('v2.lime', limeImage(RANGES, 0, 2)),
+    make: () => file('v2.lime', limeImage(RANGES, saltedRam(), 2)),
     message: /v2\.lime: LiME version 2 at file offset 0x4 is not supported \(expected 1\)/,
   },
   {

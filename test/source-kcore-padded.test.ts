@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memview, tempDir } from './helpers/cli';
 import { expectedPadded, iomemText, ramBytes, Range, rangeLength, writeChunks } from './helpers/machine';
-import { writeKcoreFile } from './helpers/source-writers';
+import { saltedRam, writeKcoreFile } from './helpers/source-writers';
 import { expectSameBytes, open } from './support/views';
 
 const tmp = tempDir('memview-kcore-');
@@ -20,7 +20,7 @@ const RANGES: Range[] = [
 const TiB = 2 ** 40;
 
 describe('kcore-layout source (--format kcore --map iomem)', () => {
-  const kcore = writeKcoreFile(path.join(tmp, 'kcore'), RANGES, SALT);
+  const kcore = writeKcoreFile(path.join(tmp, 'kcore'), RANGES, saltedRam(SALT));
   const iomem = path.join(tmp, 'iomem');
   fs.writeFileSync(iomem, iomemText(RANGES));
 

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Chunk, expectedLime, expectedPadded, expectedRaw, iomemText, Range, ramBytes, writeChunks } from './helpers/machine';
-import { limeImage, limeModuleData, limeModuleImage } from './helpers/source-writers';
+import { limeImage, limeModuleData, limeModuleImage, saltedRam } from './helpers/source-writers';
 import { expectSameBytes, open } from './support/views';
 
 /**
@@ -19,6 +19,7 @@ const RANGES: Range[] = [
   { start: 0x1201800, end: 0x1204fff },
 ];
 const SALT = 0x1234;
+const MEM = saltedRam(SALT);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-lime-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -39,7 +40,7 @@ const MERGED: Range[] = [
 
 describe('LiME source', () => {
   it('is detected by its magic and serves every view byte for byte', async () => {
-    const src = open(write('exact.lime', limeImage(RANGES, SALT)));
+    const src = open(write('exact.lime', limeImage(RANGES, MEM)));
     try {
       expect(src.source.format).toBe('lime');
       expect(src.source.detectedBy).toMatch(/LiME magic/);
@@ -58,7 +59,7 @@ describe('LiME source', () => {
 
   it('with --map keeps the map ranges (the adjacent split stays two ranges)', async () => {
     const map = write('exact.iomem', Buffer.from(iomemText(RANGES)));
-    const src = open(write('exact2.lime', limeImage(RANGES, SALT)), { map });
+    const src = open(write('exact2.lime', limeImage(RANGES, MEM)), { map });
     try {
       expect(src.source.ranges.length).toBe(5);
       expectSameBytes(await src.read('memory.lime'), expectedLime(RANGES, SALT), 'memory.lime');
@@ -68,7 +69,7 @@ describe('LiME source', () => {
   });
 
   it("reports the LiME module's quirks and serves its bytes as written", async () => {
-    const src = open(write('module.lime', limeModuleImage(RANGES, SALT)));
+    const src = open(write('module.lime', limeModuleImage(RANGES, MEM)));
     try {
       const notes = src.source.notes.join('\n');
       expect(notes).toMatch(/range 0x1000-0x9fbff is not whole pages and its last 3072 bytes \(0x9f000-0x9fbff\) are zero/);
@@ -76,7 +77,7 @@ describe('LiME source', () => {
       expect(notes).toMatch(/range 0x1201800-0x1204fff starts mid-page/);
       expect(notes).toMatch(/range 0x1201800-0x1204fff is not whole pages and its last 2048 bytes \(0x1204800-0x1204fff\) are zero/);
       // Served as written: not silently fixed.
-      const raw = Buffer.concat(RANGES.map((r) => limeModuleData(r, SALT)));
+      const raw = Buffer.concat(RANGES.map((r) => limeModuleData(r, MEM)));
       expectSameBytes(await src.read('raw.bin'), raw, 'raw.bin');
     } finally {
       src.close();
@@ -84,7 +85,7 @@ describe('LiME source', () => {
   });
 
   it('--repair-lime-shift serves the true bytes of ranges that start mid-page and zeros where unknown', async () => {
-    const src = open(write('module2.lime', limeModuleImage(RANGES, SALT)), { repairLimeShift: true });
+    const src = open(write('module2.lime', limeModuleImage(RANGES, MEM)), { repairLimeShift: true });
     try {
       const padded = await src.read('padded.raw');
       // 0x1201800-0x1204fff: the module wrote pages 0x1201000..0x1203fff in full, then 0x800 zeros.
@@ -103,7 +104,7 @@ describe('LiME source', () => {
 
   it('flags ranges one byte short (AVML-written LiME)', () => {
     const short = RANGES.slice(0, 1).map((r) => ({ start: r.start, end: r.end - 1 }));
-    const src = open(write('avml1.lime', limeImage(short, SALT)));
+    const src = open(write('avml1.lime', limeImage(short, MEM)));
     try {
       expect(src.source.notes.join('\n')).toMatch(/0x1000-0x9fbfe ends one byte before a 1 KiB boundary: AVML/);
     } finally {

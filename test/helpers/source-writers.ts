@@ -8,6 +8,14 @@ import { Chunk, Range, ramBytes, rangeLength } from './machine';
 
 const PAGE = 4096;
 
+/** The machine's physical memory: the bytes at [start, start + length). */
+export type Memory = (start: number, length: number) => Buffer;
+
+/** The default test memory: every 8-byte word holds its own address xor `salt`. */
+export function saltedRam(salt = 0): Memory {
+  return (start, length) => ramBytes(start, length, salt);
+}
+
 function limeHeader(start: number, end: number, version = 1): Buffer {
   const h = Buffer.alloc(32);
   h.write('EMiL', 0, 'latin1');
@@ -22,23 +30,23 @@ function limeHeader(start: number, end: number, version = 1): Buffer {
  * steps of a page from the range start, the page containing the position,
  * copied from that page's base; a partial last step is written as zeros.
  */
-export function limeModuleData(r: Range, salt = 0): Buffer {
+export function limeModuleData(r: Range, mem: Memory): Buffer {
   const out: Buffer[] = [];
   for (let i = r.start; i <= r.end; i += PAGE) {
     const step = Math.min(PAGE, r.end - i + 1);
-    out.push(step < PAGE ? Buffer.alloc(step) : ramBytes(i - (i % PAGE), step, salt));
+    out.push(step < PAGE ? Buffer.alloc(step) : mem(i - (i % PAGE), step));
   }
   return Buffer.concat(out);
 }
 
 /** A LiME file as the kernel module writes it (format=lime). */
-export function limeModuleImage(ranges: Range[], salt = 0): Chunk[] {
-  return ranges.flatMap((r) => [limeHeader(r.start, r.end), limeModuleData(r, salt)]);
+export function limeModuleImage(ranges: Range[], mem: Memory): Chunk[] {
+  return ranges.flatMap((r) => [limeHeader(r.start, r.end), limeModuleData(r, mem)]);
 }
 
 /** A LiME file with exact data (what AVML v1 and memview write), with a chosen version. */
-export function limeImage(ranges: Range[], salt = 0, version = 1): Chunk[] {
-  return ranges.flatMap((r) => [limeHeader(r.start, r.end, version), ramBytes(r.start, rangeLength(r), salt)]);
+export function limeImage(ranges: Range[], mem: Memory, version = 1): Chunk[] {
+  return ranges.flatMap((r) => [limeHeader(r.start, r.end, version), mem(r.start, rangeLength(r))]);
 }
 
 // ---- ELF ---------------------------------------------------------------
@@ -176,7 +184,7 @@ export interface KcoreFile {
  * (p_paddr -1), and one per page-granular RAM run; p_offset = vaddr -
  * PAGE_OFFSET + data_offset, so the file is several TiB and almost all hole.
  */
-export function writeKcoreFile(file: string, ranges: Range[], salt = 0, textPhys = 0x1000000): KcoreFile {
+export function writeKcoreFile(file: string, ranges: Range[], mem: Memory, textPhys = 0x1000000): KcoreFile {
   const ramRuns: Range[] = [];
   for (const r of ranges) {
     const first = Math.ceil(r.start / PAGE) * PAGE;
@@ -210,7 +218,7 @@ export function writeKcoreFile(file: string, ranges: Range[], salt = 0, textPhys
     for (const e of entries) {
       const off = Number(offsetOf(e.vaddr));
       if (e.fill) fs.writeSync(fd, e.fill, 0, e.fill.length, off);
-      else if (e.paddr !== NO_PADDR) fs.writeSync(fd, ramBytes(Number(e.paddr), e.size, salt), 0, e.size, off);
+      else if (e.paddr !== NO_PADDR) fs.writeSync(fd, mem(Number(e.paddr), e.size), 0, e.size, off);
       size = Math.max(size, off + e.size);
     }
     fs.ftruncateSync(fd, size);

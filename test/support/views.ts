@@ -3,6 +3,7 @@
  * them with expected bytes from the independent writers.
  */
 import { expect } from 'vitest';
+import { harvestKernel } from '../../src/kernel/harvest';
 import { openSource, OpenOptions } from '../../src/sources/open';
 import { Source } from '../../src/sources/source';
 import { buildViews, View } from '../../src/views/index';
@@ -16,7 +17,22 @@ export interface Opened {
 }
 
 export function open(path: string, options: OpenOptions = {}): Opened {
+  return withViews(openSource(path, options));
+}
+
+/** As `memview mount` opens a source: also scans its RAM for the kernel's VMCOREINFO note (vmcore view). */
+export async function openAsMount(path: string, options: OpenOptions = {}): Promise<Opened> {
   const source = openSource(path, options);
+  try {
+    source.kernel = await harvestKernel(source, 'first');
+  } catch (e) {
+    source.close();
+    throw e;
+  }
+  return withViews(source);
+}
+
+function withViews(source: Source): Opened {
   const views = buildViews(source);
   return {
     source,
