@@ -16,6 +16,13 @@ export function saltedRam(salt = 0): Memory {
   return (start, length) => ramBytes(start, length, salt);
 }
 
+/** A memory function, or a salt for `saltedRam`. */
+export type MemoryOrSalt = Memory | number;
+
+function memoryOf(m: MemoryOrSalt): Memory {
+  return typeof m === 'number' ? saltedRam(m) : m;
+}
+
 function limeHeader(start: number, end: number, version = 1): Buffer {
   const h = Buffer.alloc(32);
   h.write('EMiL', 0, 'latin1');
@@ -30,7 +37,8 @@ function limeHeader(start: number, end: number, version = 1): Buffer {
  * steps of a page from the range start, the page containing the position,
  * copied from that page's base; a partial last step is written as zeros.
  */
-export function limeModuleData(r: Range, mem: Memory): Buffer {
+export function limeModuleData(r: Range, memory: MemoryOrSalt = 0): Buffer {
+  const mem = memoryOf(memory);
   const out: Buffer[] = [];
   for (let i = r.start; i <= r.end; i += PAGE) {
     const step = Math.min(PAGE, r.end - i + 1);
@@ -40,12 +48,13 @@ export function limeModuleData(r: Range, mem: Memory): Buffer {
 }
 
 /** A LiME file as the kernel module writes it (format=lime). */
-export function limeModuleImage(ranges: Range[], mem: Memory): Chunk[] {
+export function limeModuleImage(ranges: Range[], mem: MemoryOrSalt = 0): Chunk[] {
   return ranges.flatMap((r) => [limeHeader(r.start, r.end), limeModuleData(r, mem)]);
 }
 
 /** A LiME file with exact data (what AVML v1 and memview write), with a chosen version. */
-export function limeImage(ranges: Range[], mem: Memory, version = 1): Chunk[] {
+export function limeImage(ranges: Range[], memory: MemoryOrSalt = 0, version = 1): Chunk[] {
+  const mem = memoryOf(memory);
   return ranges.flatMap((r) => [limeHeader(r.start, r.end, version), mem(r.start, rangeLength(r))]);
 }
 
@@ -184,7 +193,8 @@ export interface KcoreFile {
  * (p_paddr -1), and one per page-granular RAM run; p_offset = vaddr -
  * PAGE_OFFSET + data_offset, so the file is several TiB and almost all hole.
  */
-export function writeKcoreFile(file: string, ranges: Range[], mem: Memory, textPhys = 0x1000000): KcoreFile {
+export function writeKcoreFile(file: string, ranges: Range[], memory: MemoryOrSalt = 0, textPhys = 0x1000000): KcoreFile {
+  const mem = memoryOf(memory);
   const ramRuns: Range[] = [];
   for (const r of ranges) {
     const first = Math.ceil(r.start / PAGE) * PAGE;
