@@ -49,7 +49,7 @@ export interface AvmlIndex {
  * many chunk headers; when they are large, only the header bytes are read.
  */
 class HeaderReader {
-  private readonly buf = Buffer.allocUnsafe(256 * 1024);
+  private readonly buf = Buffer.allocUnsafe(64 * 1024);
   private winStart = 0;
   private winLength = 0;
   /** Bytes to read on a miss; set by the caller from the last stride. */
@@ -76,8 +76,8 @@ class HeaderReader {
   }
 }
 
-/** Records whose body is below this are "small": read ahead a wide window. */
-const SMALL_CHUNK = 32 * 1024;
+/** Chunks below this are "small": reading a window ahead costs less than a pread per chunk. */
+const SMALL_CHUNK = 8 * 1024;
 
 function readU64(b: Buffer, at: number): number {
   const v = b.readBigUInt64LE(at);
