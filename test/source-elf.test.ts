@@ -134,4 +134,20 @@ describe('ELF core sources', () => {
       src.close();
     }
   });
+
+  it('PN_XNUM: the program header count comes from section header 0 (readelf agrees)', async () => {
+    const file = write('xnum.core', elfCoreImage([ram(0x1000, 0x2000), ram(0x100000, 0x3000)], [], { xnum: true }));
+    const r = await run('readelf', ['-l', '-W', file]);
+    expect(r.stdout.match(/^\s+LOAD\s/gm)).toHaveLength(2);
+    const src = open(file);
+    try {
+      expect(src.source.ranges).toEqual([
+        { start: 0x1000, length: 0x2000 },
+        { start: 0x100000, length: 0x3000 },
+      ]);
+      expectSameBytes(await src.read('raw.bin'), [ramBytes(0x1000, 0x2000, SALT), ramBytes(0x100000, 0x3000, SALT)], 'raw.bin');
+    } finally {
+      src.close();
+    }
+  });
 });

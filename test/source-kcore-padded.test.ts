@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memview, tempDir } from './helpers/cli';
+import { memview, run, tempDir } from './helpers/cli';
 import { expectedPadded, iomemText, ramBytes, Range, rangeLength, writeChunks } from './helpers/machine';
 import { saltedRam, writeKcoreFile } from './helpers/source-writers';
 import { expectSameBytes, open } from './support/views';
@@ -35,10 +35,15 @@ describe('kcore-layout source (--format kcore --map iomem)', () => {
     return out;
   }
 
-  it('is a sparse multi-TiB file', () => {
+  it('is a sparse multi-TiB file with the kcore headers and notes (readelf agrees)', async () => {
     const st = fs.statSync(kcore.file);
     expect(st.size).toBeGreaterThan(4 * TiB);
     expect(st.blocks * 512).toBeLessThan(64 * 2 ** 20);
+    const r = await run('readelf', ['-l', '-n', '-W', kcore.file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/^\s+LOAD\s/gm)).toHaveLength(3 + kcore.ramRuns.length);
+    expect(r.stdout).toMatch(/NT_TASKSTRUCT/);
+    expect(r.stdout).toMatch(/VMCOREINFO/);
   });
 
   it('is detected by its NT_TASKSTRUCT note and serves each System RAM range from the covering PT_LOADs', async () => {

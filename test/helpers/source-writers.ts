@@ -153,8 +153,12 @@ export function qemuElfImage(loads: Load[], notes: Note[]): Chunk[] {
   return [head, sh, ...phdrs, noteBuf, ...loads.map((l) => l.data), shstrtab];
 }
 
-/** A plain ELF core: header, phdrs at 0x40 (PT_NOTE first), notes, data at the given offsets. */
-export function elfCoreImage(loads: (Load & { offset?: number })[], notes: Note[] = [], opts: { cls?: number; phnum?: number; type?: number } = {}): Chunk[] {
+/**
+ * A plain ELF core: header, phdrs at 0x40 (PT_NOTE first), notes, data at the
+ * given offsets. `xnum`: e_phnum = PN_XNUM (0xffff) and the real count in
+ * section header 0's sh_info, as QEMU writes cores with too many segments.
+ */
+export function elfCoreImage(loads: (Load & { offset?: number })[], notes: Note[] = [], opts: { cls?: number; phnum?: number; type?: number; xnum?: boolean } = {}): Chunk[] {
   const phnum = 1 + loads.length;
   const noteBuf = noteBytes(notes);
   const notesAt = 64 + phnum * 56;
@@ -168,6 +172,12 @@ export function elfCoreImage(loads: (Load & { offset?: number })[], notes: Note[
       data.push(l.data);
       at += l.data.length;
     }
+  }
+  if (opts.xnum) {
+    const sh0 = Buffer.alloc(64);
+    sh0.writeUInt32LE(phnum, 44); // sh_info
+    const head = ehdr({ phoff: 64, phnum: 0xffff, ehsize: 64, shoff: at, shnum: 1 });
+    return [head, ...phdrs, noteBuf, ...data, sh0];
   }
   return [ehdr({ phoff: 64, phnum: opts.phnum ?? phnum, ehsize: 64, cls: opts.cls, type: opts.type }), ...phdrs, noteBuf, ...data];
 }
