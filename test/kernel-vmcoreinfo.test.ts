@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { findVmcoreinfoNotes, kernelFacts, parseVmcoreinfoNoteAt } from '../src/kernel/vmcoreinfo';
-import { elfNote, vmcoreinfoNote, x86VmcoreinfoLines } from './helpers/kernel-note';
+import { elfNoteBytes, kernelMachine } from './helpers/kernel';
 
 // KASLR'd kernel: swapper_pg_dir at 0xffffffffa5e0a000, phys_base -476053504 (-0x1c600000):
 // physical page table = 0xffffffffa5e0a000 - 0xffffffff80000000 - 0x1c600000 = 0x0980a000.
-const LINES = x86VmcoreinfoLines({
-  release: '6.1.0-18-amd64',
-  swapper: 0xffffffffa5e0a000n,
-  physBase: -476053504n,
-  kernelOffset: 0x24800000n,
-});
+const LINES = kernelMachine({ osrelease: '6.1.0-18-amd64', kernelOffset: 0x24800000n }).noteText
+  .replace(/^SYMBOL\(swapper_pg_dir\)=.*$/m, 'SYMBOL(swapper_pg_dir)=ffffffffa5e0a000')
+  .replace(/^NUMBER\(phys_base\)=.*$/m, 'NUMBER(phys_base)=-476053504')
+  .split('\n')
+  .slice(0, -1);
+const vmcoreinfoNote = (lines: string[]) => elfNoteBytes('VMCOREINFO', 0, Buffer.from(lines.map((l) => l + '\n').join(''), 'latin1'));
+const elfNote = elfNoteBytes;
 
 describe('VMCOREINFO note finder and parser', () => {
   it('finds the one valid note among decoys and random bytes', () => {
