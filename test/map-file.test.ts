@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootMessages, dmesgText, E820Line, EditLine } from './helpers/boot-log';
+import { bootMessages, dmesgText, EDITS, FINAL, FIRMWARE } from './helpers/boot-log';
 import { expectedPadded, materialise, writeMachine } from './helpers/machine';
 
 const BIN = path.join(__dirname, '..', 'bin', 'memview');
@@ -15,28 +15,6 @@ function memview(args: string[]): Promise<{ code: number; stdout: string; stderr
     });
   });
 }
-
-// The sample machine's firmware map; the kernel's edits make SAMPLE_RANGES of it.
-const FIRMWARE: E820Line[] = [
-  { start: 0, end: 0x9fbff, type: 'usable' },
-  { start: 0x9fc00, end: 0x9ffff, type: 'reserved' },
-  { start: 0xf0000, end: 0xfffff, type: 'reserved' },
-  { start: 0x100000, end: 0x4fffff, type: 'usable' },
-  { start: 0x500000, end: 0x7fffff, type: 'ACPI NVS' },
-  { start: 0x800000, end: 0x8fffff, type: 'usable' },
-  { start: 0xfffc0000, end: 0xffffffff, type: 'reserved' },
-];
-// What the kernel ended with (small, so the padded file is a few MiB).
-const FINAL = [
-  { start: 0x1000, end: 0x9fbff },
-  { start: 0x100000, end: 0x4fffff },
-  { start: 0x800000, end: 0x8fffff },
-];
-const EDITS: EditLine[] = [
-  { kind: 'update', start: 0, end: 0xfff, from: 'usable', to: 'reserved' },
-  { kind: 'remove', start: 0xa0000, end: 0xfffff, from: 'usable' },
-  { kind: 'update', start: 0x4ff000, end: 0x4fffff, from: 'usable', to: 'reserved', otherTable: true },
-];
 
 let dir: string;
 let machine: ReturnType<typeof writeMachine>;

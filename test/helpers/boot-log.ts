@@ -23,6 +23,28 @@ export interface EditLine {
   otherTable?: boolean;
 }
 
+// A small machine's firmware map and the kernel's edits; FINAL is the map they leave (derived by hand).
+export const FIRMWARE: E820Line[] = [
+  { start: 0, end: 0x9fbff, type: 'usable' },
+  { start: 0x9fc00, end: 0x9ffff, type: 'reserved' },
+  { start: 0xf0000, end: 0xfffff, type: 'reserved' },
+  { start: 0x100000, end: 0x4fffff, type: 'usable' },
+  { start: 0x500000, end: 0x7fffff, type: 'ACPI NVS' },
+  { start: 0x800000, end: 0x8fffff, type: 'usable' },
+  { start: 0xfffc0000, end: 0xffffffff, type: 'reserved' },
+];
+// What the kernel ended with (small, so the padded file is a few MiB).
+export const FINAL = [
+  { start: 0x1000, end: 0x9fbff },
+  { start: 0x100000, end: 0x4fffff },
+  { start: 0x800000, end: 0x8fffff },
+];
+export const EDITS: EditLine[] = [
+  { kind: 'update', start: 0, end: 0xfff, from: 'usable', to: 'reserved' },
+  { kind: 'remove', start: 0xa0000, end: 0xfffff, from: 'usable' },
+  { kind: 'update', start: 0x4ff000, end: 0x4fffff, from: 'usable', to: 'reserved', otherTable: true },
+];
+
 export type Era = 'pre-3.5' | '3.5' | '4.12' | '7.0';
 
 const h16 = (n: number) => n.toString(16).padStart(16, '0');
@@ -84,4 +106,59 @@ export function bootMessages(era: Era, firmware: E820Line[], edits: EditLine[], 
 /** `dmesg` output: `[    0.000000] message` lines. */
 export function dmesgText(messages: string[]): string {
   return messages.map((m, i) => `[    0.${String(i * 17).padStart(6, '0')}] ${m}\n`).join('');
+}
+
+/** printk level of a message as the kernel logs it: e820 edits are KERN_DEBUG, the rest KERN_INFO. */
+const level = (m: string) => (/^e820:? (update|remove)/.test(m) ? 7 : 6);
+const ts = (i: number) => `[    0.${String(i * 17).padStart(6, '0')}]`;
+
+/** <= 3.4 log_buf: one text buffer of `<level>[timestamp] message\n` lines. */
+export function oldLogBuf(messages: string[]): Buffer {
+  return Buffer.from(messages.map((m, i) => `<${level(m)}>${ts(i)} ${m}\n`).join(''), 'latin1');
+}
+
+/**
+ * 3.5-5.9 log_buf: struct printk_log records. Header: u64 ts_nsec, u16 len,
+ * u16 text_len, u16 dict_len, u8 facility, u8 flags:5|level:3 (then u32
+ * caller_id with CONFIG_PRINTK_CALLER); text without newline; len padded to
+ * `align`. Ends with a zero header (len 0: the wrap marker).
+ */
+export function printkLogRecords(messages: string[], opts: { align?: number; callerId?: boolean } = {}): Buffer {
+  const align = opts.align ?? 8;
+  const hdr = opts.callerId ? 20 : 16;
+  const parts: Buffer[] = [];
+  messages.forEach((m, i) => {
+    const text = Buffer.from(m, 'latin1');
+    const len = Math.ceil((hdr + text.length) / align) * align;
+    const rec = Buffer.alloc(len);
+    rec.writeBigUInt64LE(BigInt(i) * 17000n, 0);
+    rec.writeUInt16LE(len, 8);
+    rec.writeUInt16LE(text.length, 10);
+    rec.writeUInt16LE(0, 12);
+    rec[14] = 0; // facility: kernel
+    rec[15] = (level(m) << 5) | 0x04; // level:3 in the top bits; flags LOG_NEWLINE
+    if (opts.callerId) rec.writeUInt32LE(1, 16);
+    text.copy(rec, hdr);
+    parts.push(rec);
+  });
+  parts.push(Buffer.alloc(16));
+  return Buffer.concat(parts);
+}
+
+/**
+ * >= 5.10 printk_ringbuffer data ring: per record an `unsigned long id` (LE)
+ * and the text, padded to 8 bytes. Ids start at the first-record id of a
+ * fresh ring (DESC0_ID + 1 for 2^15 descriptors: 0x3fffffffffff8000) and count
+ * up by one per record, wrapping within 62 bits.
+ */
+export function ringbufferBlocks(messages: string[], firstId = 0x3fffffffffff8000n): Buffer {
+  const parts: Buffer[] = [];
+  messages.forEach((m, i) => {
+    const text = Buffer.from(m, 'latin1');
+    const blk = Buffer.alloc(8 + Math.ceil(text.length / 8) * 8);
+    blk.writeBigUInt64LE((firstId + BigInt(i)) & ((1n << 62n) - 1n), 0);
+    text.copy(blk, 8);
+    parts.push(blk);
+  });
+  return Buffer.concat(parts);
 }
