@@ -3,7 +3,8 @@
  * The CLI prints its message on one line and exits 2; anything else exits 1.
  */
 export class InputError extends Error {
-  constructor(message: string) {
+  /** `details`: optional multi-line text the CLI prints after the one-line message (e.g. a candidate table). */
+  constructor(message: string, readonly details?: string) {
     super(message);
     this.name = 'InputError';
   }

@@ -12,6 +12,7 @@ import { Source } from '../sources/source';
 import { buildViews, findView } from '../views/index';
 import { describeSource } from '../views/info';
 import { exportFile, progressBar } from './export';
+import { collect, mapCommand, MapFlags } from './map-command';
 
 interface SourceFlags {
   map?: string;
@@ -34,7 +35,7 @@ function sourceOptions(flags: SourceFlags): OpenOptions {
 
 function withSourceOptions(cmd: Command): Command {
   return cmd
-    .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog)')
+    .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog); default for a headerless image: auto (found in the image)')
     .option('--cache-mb <n>', 'cache budget in MiB for decoded formats (AVML chunks); image files are read in place', '64')
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
     .option('--holes', 'padded without a map: serve sparse-file holes and all-zero runs of 1 MiB or more as holes, the rest as RAM')
@@ -115,6 +116,7 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
   });
   process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); Ctrl-C or 'memview umount ${dir}' to unmount\n`);
   for (const v of views) process.stdout.write(`  ${v.name.padEnd(14)} ${v.file.size}\n`);
+  process.stdout.write(`  map: ${source.mapOrigin}\n`);
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = () => {
@@ -178,6 +180,15 @@ export function buildProgram(): Command {
       }
     });
 
+  program
+    .command('map <source>')
+    .description('list every candidate memory map for a raw image (files given, boot logs found in it), ranked by evidence, and the one chosen')
+    .option('--iomem <file>', '/proc/iomem of the machine (repeatable)', collect, [])
+    .option('--dmesg <file>', 'boot log of the machine: dmesg, journalctl -k, syslog (repeatable)', collect, [])
+    .option('--scan', 'also look for boot logs inside the image (the default when no file is given)')
+    .option('--json', 'machine-readable output')
+    .action((src: string, flags: MapFlags) => mapCommand(src, flags));
+
   withSourceOptions(program.command('export <source>'))
     .description('write one view to a file (holes stay sparse); the same bytes as the mount, no FUSE needed')
     .addOption(new Option('--view <name>', 'view to write: padded, lime, elf, raw, iomem, info').makeOptionMandatory())
@@ -187,6 +198,7 @@ export function buildProgram(): Command {
       const source = await openWithKernel(src, flags);
       try {
         const views = buildViews(source);
+        if (source.mapOrigin.startsWith('auto:')) process.stderr.write(`memview: map ${source.mapOrigin}\n`);
         const view = findView(views, flags.view);
         if (!view) throw new InputError(`--view: unknown view ${JSON.stringify(flags.view)}; one of: ${views.map((v) => v.name).join(', ')}`);
         await exportFile(view.file, path.resolve(flags.output), src, !!flags.force, progressBar(process.stderr));
@@ -214,6 +226,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const err = e as Error;
     process.stderr.write(`memview: ${oneLine(err.message)}\n`);
+    if (e instanceof InputError && e.details) process.stderr.write(e.details);
     if (debug && err.stack) process.stderr.write(err.stack + '\n');
     process.exitCode = e instanceof InputError || e instanceof SourceIOError ? 2 : 1;
   }

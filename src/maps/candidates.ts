@@ -2,7 +2,8 @@ import { hex, InputError } from '../errors';
 import { RamRange, rangeEnd, totalLength } from '../types';
 import { DmesgMap, parseDmesg } from './dmesg';
 import { parseIomem } from './iomem';
-import { formatRange } from './ranges';
+import { formatRange, mergeAdjacent } from './ranges';
+import { LogForm } from './scan';
 
 /**
  * Candidate memory maps and how to choose between them. Pure: the evidence
@@ -21,15 +22,24 @@ export interface MapCandidate {
   details: string[];
   /** Identical maps found elsewhere (merged into this one). */
   alsoAt: string[];
+  /** For maps found in the image: how the log was stored. */
+  form?: LogForm;
 }
 
-/** What fits a raw image of `imageSize` bytes. Only `exact` places bytes correctly. */
-export type SizeFit = 'exact' | 'page-rounded' | 'page-truncated' | 'avml-short' | 'none';
+/**
+ * How a map fits a headerless image of `imageSize` bytes: `exact` (raw: RAM
+ * ranges concatenated) and `padded` (file offset = physical address, ending at
+ * the last RAM byte) place bytes; the others only say what went wrong.
+ */
+export type SizeFit = 'exact' | 'padded' | 'page-rounded' | 'page-truncated' | 'avml-short' | 'none';
+
+export const placesBytes = (fit: SizeFit) => fit === 'exact' || fit === 'padded';
 
 const PAGE = 4096;
 
 export function sizeFit(ranges: readonly RamRange[], imageSize: number): SizeFit {
   if (totalLength(ranges) === imageSize) return 'exact';
+  if (ranges.length > 0 && rangeEnd(ranges[ranges.length - 1]) === imageSize) return 'padded';
   let rounded = 0;
   let truncated = 0;
   for (const r of ranges) {
@@ -47,6 +57,8 @@ export function describeFit(fit: SizeFit, ranges: readonly RamRange[], imageSize
   switch (fit) {
     case 'exact':
       return `RAM total ${total} bytes = image size`;
+    case 'padded':
+      return `last RAM byte + 1 = image size ${imageSize} (a padded image)`;
     case 'page-rounded':
       return `RAM total ${total} bytes; the image size matches only with every range rounded out to 4 KiB pages`;
     case 'page-truncated':
@@ -119,8 +131,7 @@ export function summarise(c: MapCandidate, imageSize: number): string {
  */
 export function chooseFromFile(candidates: readonly MapCandidate[], imageSize: number, name: string): { map: MapCandidate; note?: string } {
   if (candidates.length === 1) return { map: candidates[0] };
-  // A raw image holds exactly the RAM total; a padded one ends at the last RAM byte.
-  const exact = candidates.filter((c) => sizeFit(c.ranges, imageSize) === 'exact' || rangeEnd(c.ranges[c.ranges.length - 1]) === imageSize);
+  const exact = candidates.filter((c) => placesBytes(sizeFit(c.ranges, imageSize)));
   if (exact.length === 1) {
     return { map: exact[0], note: `${name} holds ${candidates.length} different maps; used the one that fits the image size (${exact[0].origin})` };
   }
@@ -129,4 +140,110 @@ export function chooseFromFile(candidates: readonly MapCandidate[], imageSize: n
     `${name}: ${candidates.length} different maps and ${exact.length === 0 ? 'none' : 'more than one'} matches the image size ${imageSize}: ${list}; ` +
       'pass a file with the log of the boot the image was taken from',
   );
+}
+
+// ---- choosing ---------------------------------------------------------------
+
+/** Result of a content check of a candidate against the image's own bytes. */
+export interface ContentEvidence {
+  ok: boolean;
+  detail: string;
+}
+
+export interface RankedCandidate {
+  candidate: MapCandidate;
+  fit: SizeFit;
+  /** Absent when the image gave nothing to check against (no VMCOREINFO note). */
+  content?: ContentEvidence;
+}
+
+export type Confidence = 'high' | 'medium' | 'low';
+
+export interface MapChoice {
+  /** Best first. */
+  ranked: RankedCandidate[];
+  chosen?: RankedCandidate;
+  confidence?: Confidence;
+  /** Why this map (or why none), in words a person can check. */
+  reason: string;
+}
+
+/** Maps that place every byte the same way (they differ at most in where adjacent ranges split). */
+export function sameLayout(a: readonly RamRange[], b: readonly RamRange[]): boolean {
+  return sameRanges(mergeAdjacent(a), mergeAdjacent(b));
+}
+
+/** Files the user named beat a live kernel's log records, which beat text copies (maybe another boot's). */
+function provenance(c: MapCandidate): number {
+  if (c.kind === 'iomem') return 4;
+  if (c.kind === 'dmesg') return 3;
+  return c.form === 'text' ? 1 : 2;
+}
+
+const contentRank = (r: RankedCandidate) => (r.content === undefined ? 1 : r.content.ok ? 2 : 0);
+
+export function rankCandidates(ranked: readonly RankedCandidate[]): RankedCandidate[] {
+  return ranked.slice().sort(
+    (a, b) =>
+      Number(placesBytes(b.fit)) - Number(placesBytes(a.fit)) ||
+      contentRank(b) - contentRank(a) ||
+      provenance(b.candidate) - provenance(a.candidate) ||
+      b.candidate.alsoAt.length - a.candidate.alsoAt.length,
+  );
+}
+
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/**
+ * Picks the map for a raw image: its RAM total must equal the image size;
+ * among those, the one the image's content confirms. Refuses (no `chosen`)
+ * when none fits, or when maps with different layouts fit and nothing tells
+ * them apart.
+ */
+export function chooseMap(candidates: readonly RankedCandidate[], imageSize: number): MapChoice {
+  const ranked = rankCandidates(candidates);
+  const fitting = ranked.filter((r) => placesBytes(r.fit));
+  if (fitting.length === 0) {
+    const near = ranked.filter((r) => r.fit !== 'none');
+    return {
+      ranked,
+      reason:
+        ranked.length === 0
+          ? 'no memory map found'
+          : `none of ${count(ranked.length, 'candidate map')} fits the image size (${imageSize} bytes) as a raw or padded image` +
+            (near.length ? `; ${near.length} would fit under another length convention (see the table)` : ''),
+    };
+  }
+  const best = fitting[0];
+  const agreeing = fitting.filter((r) => sameLayout(r.candidate.ranges, best.candidate.ranges));
+  const rivals = fitting.filter((r) => !sameLayout(r.candidate.ranges, best.candidate.ranges));
+  const seen = agreeing.reduce((n, r) => n + 1 + r.candidate.alsoAt.length, 0);
+  const sizeWords = best.fit === 'padded' ? `it ends where the (padded) image ends (${imageSize} bytes)` : `its RAM total equals the image size (${imageSize} bytes)`;
+  if (best.content?.ok) {
+    if (rivals.some((r) => r.content?.ok)) {
+      return { ranked, reason: `maps with different layouts fit the image size and pass the page-table check alike; pass --map` };
+    }
+    const also = rivals.length ? `; ${count(rivals.length, 'other fitting map')} fail${rivals.length === 1 ? 's' : ''} it` : '';
+    return { ranked, chosen: best, confidence: 'high', reason: `${sizeWords}, and the kernel's top-level ${best.content.detail}${also}` };
+  }
+  if (rivals.length > 0) {
+    return {
+      ranked,
+      reason: `${count(fitting.length, 'map')} with different layouts fit the image size and nothing in the image tells them apart; pass --map`,
+    };
+  }
+  if (best.content === undefined) {
+    return {
+      ranked,
+      chosen: best,
+      confidence: 'medium',
+      reason: `${sizeWords}; every fitting map agrees (seen ${count(seen, 'time')}); no VMCOREINFO note in the image to check the content`,
+    };
+  }
+  return {
+    ranked,
+    chosen: best,
+    confidence: 'low',
+    reason: `${sizeWords}, but the kernel's top-level page table is not where this map puts it (${best.content.detail})`,
+  };
 }

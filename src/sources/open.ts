@@ -8,13 +8,14 @@ import { parseElf } from './elf';
 import { ImageFile } from './image-file';
 import { openLiveKcore, parseKcore } from './kcore';
 import { parseLime } from './lime';
+import { mapForImage } from './map-auto';
 import { readMapFile } from './map-file';
 import { parsePadded } from './padded';
 import { parseRaw } from './raw';
 import { Source } from './source';
 
 export interface OpenOptions {
-  /** A memory map file: /proc/iomem text or a boot log with the e820 map. */
+  /** A memory map file (/proc/iomem text or a boot log with the e820 map), or `auto` (found in the image). */
   map?: string;
   /** Cache budget in MiB for stores that decode (AVML); plain image files are read in place. */
   cacheMb?: number;
@@ -72,7 +73,7 @@ export function loadMap(path: string, imageSize?: number): RamRange[] {
 
 /** Format detection and dispatch: image bytes + options -> map and segments. */
 function parseImage(image: ImageFile, options: OpenOptions): Parsed {
-  const given = options.map ? readMapFile(options.map, image.size) : undefined;
+  const given = mapForImage(image, options.map, options.format);
   let map: MapInput | undefined = given && { ranges: given.ranges, origin: given.origin };
   let detection = options.format
     ? { format: options.format, reason: 'forced by --format' }

@@ -1,0 +1,109 @@
+import { InputError } from '../errors';
+import { kernelFacts } from '../kernel/vmcoreinfo';
+import { chooseMap, ContentEvidence, MapCandidate, MapChoice, mergeIdentical, placesBytes, RankedCandidate, SizeFit, sizeFit } from '../maps/candidates';
+import { checkTopLevelPageTable } from '../maps/page-table';
+import { formatMapReport, MapReport } from '../maps/report';
+import { RamRange, rangeEnd } from '../types';
+import { ImageFile } from './image-file';
+import { detectFormat, Format } from './detect';
+import { ChosenMap, readMapFile } from './map-file';
+import { scanImage } from './scan-image';
+
+/**
+ * `--map auto` and `memview map`: gathers candidate maps (files the user
+ * named, boot logs inside the image), checks each against the image's own
+ * content, and picks one (src/maps/candidates.ts says how).
+ */
+
+const PAGE = 4096;
+
+/** Reads physical pages of a headerless image under a candidate map: raw (RAM ranges concatenated) or padded. */
+function pageReader(image: ImageFile, ranges: readonly RamRange[], padded: boolean): (phys: number) => Buffer | null {
+  return (phys) => {
+    if (padded) {
+      const inRam = ranges.some((r) => phys >= r.start && phys + PAGE <= rangeEnd(r));
+      return inRam ? image.readAt(phys, PAGE) : null;
+    }
+    let offset = 0;
+    for (const r of ranges) {
+      if (phys >= r.start && phys + PAGE <= rangeEnd(r)) {
+        const page = image.readAt(offset + (phys - r.start), PAGE);
+        return page.length === PAGE ? page : null;
+      }
+      offset += r.length;
+    }
+    return null;
+  };
+}
+
+function contentCheck(image: ImageFile, ranges: readonly RamRange[], fit: SizeFit, pageTables: readonly number[]): ContentEvidence | undefined {
+  if (pageTables.length === 0 || !placesBytes(fit)) return undefined;
+  const read = pageReader(image, ranges, fit === 'padded');
+  const checks = pageTables.map((phys) => checkTopLevelPageTable(phys, ranges, read));
+  return checks.find((c) => c.ok) ?? checks[0];
+}
+
+export interface MapSearch {
+  /** Candidates from files the user named. */
+  files?: MapCandidate[];
+  /** Also look for boot logs inside the image. */
+  scan: boolean;
+}
+
+/** Gathers, checks and ranks every candidate map for a raw image. */
+export function buildMapReport(image: ImageFile, search: MapSearch): MapReport {
+  const scan = scanImage(image.fd, image.size);
+  const kernels = scan.notes.map((n) => ({ offset: n.offset, ...kernelFacts(n.fields) }));
+  const pageTables = [...new Set(kernels.flatMap((k) => (k.pageTablePhys === undefined ? [] : [k.pageTablePhys])))];
+  const candidates = mergeIdentical([...(search.files ?? []), ...(search.scan ? scan.candidates : [])]);
+  const ranked: RankedCandidate[] = candidates.map((candidate) => {
+    const fit = sizeFit(candidate.ranges, image.size);
+    const content = contentCheck(image, candidate.ranges, fit, pageTables);
+    return { candidate, fit, ...(content ? { content } : {}) };
+  });
+  const choice: MapChoice = chooseMap(ranked, image.size);
+  return {
+    image: image.path,
+    imageSize: image.size,
+    scan: { seconds: scan.seconds, logHeaders: scan.hits.log.length, vmcoreinfoHits: scan.hits.vmcoreinfo.length, capped: scan.hits.capped },
+    kernels,
+    choice,
+  };
+}
+
+/**
+ * The map of a raw image given no map (or `--map auto`): the best candidate
+ * from the image's own boot log, or an InputError carrying the table.
+ */
+export function autoMap(image: ImageFile): ChosenMap {
+  const report = buildMapReport(image, { scan: true });
+  const { chosen, confidence, reason } = report.choice;
+  if (!chosen) {
+    const tried = 'looked for the boot log\'s e820 map (dmesg text, printk records, printk ring buffer) and the VMCOREINFO note in the image';
+    throw new InputError(
+      `${image.path}: a headerless image needs a memory map and none was settled from the image: ${reason} (${tried}); ` +
+        'pass --map with the machine\'s /proc/iomem or its boot log (dmesg, journalctl -k)',
+      report.choice.ranked.length ? formatMapReport(report) : undefined,
+    );
+  }
+  return {
+    ranges: chosen.candidate.ranges,
+    origin: `auto: ${chosen.candidate.origin}, confidence ${confidence}`,
+    notes: [`map chosen automatically (confidence ${confidence}): ${reason}`],
+  };
+}
+
+/** `--map` value that asks for the image's own map. */
+export const AUTO_MAP = 'auto';
+
+/**
+ * The map for an image: the file given with --map; else, for a headerless
+ * image read as raw (or with `--map auto`), the map found inside the image.
+ * Images that carry their own map get none.
+ */
+export function mapForImage(image: ImageFile, map: string | undefined, format: Format | undefined): ChosenMap | undefined {
+  if (map && map !== AUTO_MAP) return readMapFile(map, image.size);
+  const f = format ?? detectFormat(image, undefined).format;
+  if (f === 'raw' || (f === 'padded' && map === AUTO_MAP)) return autoMap(image);
+  return undefined;
+}

@@ -1,0 +1,102 @@
+import * as fs from 'node:fs';
+import { hex } from '../errors';
+import { parseVmcoreinfoNoteAt, VMCOREINFO_NEEDLE, VMCOREINFO_NEEDLE_OFFSET, VmcoreinfoNote } from '../kernel/vmcoreinfo';
+import { dmesgCandidate, MapCandidate, mergeIdentical } from '../maps/candidates';
+import { LOG_LOOKBEHIND, LOG_NEEDLE, LOG_WINDOW, mapAt } from '../maps/scan';
+
+/**
+ * One sequential pass over an image for the boot log's map header and the
+ * VMCOREINFO note: large reads, Buffer.indexOf, and chunks that overlap by
+ * one needle length less one byte, so a match straddling a chunk boundary is
+ * found exactly once. The bytes around each hit are read afterwards.
+ */
+
+const CHUNK = 16 * 1024 * 1024;
+/** More hits than this is not a boot log (a file of logs, or an attack on the scanner): stop collecting. */
+const MAX_HITS = 4096;
+const NOTE_READ = 12 + 12 + 64 * 1024;
+
+export interface NeedleHits {
+  log: number[];
+  vmcoreinfo: number[];
+  /** A kind of hit hit MAX_HITS. */
+  capped: boolean;
+}
+
+function collect(chunk: Buffer, needle: Buffer, base: number, into: number[]): boolean {
+  for (let i = chunk.indexOf(needle); i >= 0; i = chunk.indexOf(needle, i + 1)) {
+    if (into.length >= MAX_HITS) return true;
+    into.push(base + i);
+  }
+  return false;
+}
+
+/** Finds every needle hit in [0, size) of `fd` (file offsets of the needle's first byte). */
+export function findNeedles(fd: number, size: number, chunkSize = CHUNK): NeedleHits {
+  const overlap = Math.max(LOG_NEEDLE.length, VMCOREINFO_NEEDLE.length) - 1;
+  const buf = Buffer.allocUnsafe(chunkSize);
+  const hits: NeedleHits = { log: [], vmcoreinfo: [], capped: false };
+  let pos = 0;
+  while (pos < size) {
+    let n = 0;
+    while (n < chunkSize && pos + n < size) {
+      const got = fs.readSync(fd, buf, n, chunkSize - n, pos + n);
+      if (got === 0) break;
+      n += got;
+    }
+    const chunk = buf.subarray(0, n);
+    hits.capped = collect(chunk, LOG_NEEDLE, pos, hits.log) || hits.capped;
+    hits.capped = collect(chunk, VMCOREINFO_NEEDLE, pos, hits.vmcoreinfo) || hits.capped;
+    if (pos + n >= size || n <= overlap) break;
+    pos += n - overlap;
+  }
+  return hits;
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return buf.subarray(0, done);
+}
+
+export interface ImageScan {
+  /** Maps found in boot logs inside the image, identical ones merged. */
+  candidates: MapCandidate[];
+  /** Valid VMCOREINFO notes (offsets are image file offsets). */
+  notes: VmcoreinfoNote[];
+  hits: NeedleHits;
+  seconds: number;
+}
+
+const FORM_WORDS = { text: 'text log', printk_log: 'printk records', printk_ringbuffer: 'printk ring buffer' } as const;
+
+/** Scans an image for boot-log maps and VMCOREINFO notes. */
+export function scanImage(fd: number, size: number): ImageScan {
+  const t0 = process.hrtime.bigint();
+  const hits = findNeedles(fd, size);
+  const found: MapCandidate[] = [];
+  for (const hit of hits.log) {
+    const from = Math.max(0, hit - LOG_LOOKBEHIND);
+    const window = readAt(fd, from, hit - from + LOG_WINDOW);
+    const m = mapAt(window, hit - from);
+    if (!m) continue;
+    const c = dmesgCandidate(m.map, 'image', `image offset ${hex(from + m.start)} (${FORM_WORDS[m.form]})`);
+    c.form = m.form;
+    found.push(c);
+  }
+  const notes: VmcoreinfoNote[] = [];
+  for (const hit of hits.vmcoreinfo) {
+    const at = hit - VMCOREINFO_NEEDLE_OFFSET;
+    if (at < 0) continue;
+    const note = parseVmcoreinfoNoteAt(readAt(fd, at, NOTE_READ), 0, at);
+    if (note) notes.push(note);
+  }
+  // Live log records first: a merged group is named after its most authoritative copy.
+  found.sort((a, b) => Number(a.form === 'text') - Number(b.form === 'text'));
+  return { candidates: mergeIdentical(found), notes, hits, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
