@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bootMessages, dmesgText, E820Line, EditLine, Era, oldLogBuf, printkLogRecords, ringbufferBlocks } from './helpers/boot-log';
 import { memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
-import { kernelMachine, kernelPhysical, KernelMachine, Patch, writeKernelMachine } from './helpers/kernel';
+import { kernelMachine, kernelPhysical, KernelMachine, Patch, START_KERNEL_MAP, writeKernelMachine } from './helpers/kernel';
 import { Range } from './helpers/machine';
 
 // A machine small enough to compare whole padded files: the kernel (page table, VMCOREINFO) at 16 MiB.
@@ -43,7 +43,7 @@ afterAll(async () => {
 let n = 0;
 /** A raw image of the kernel machine with boot logs written into its RAM, and its padded reference file. */
 function image(logs: Patch[], opts: { note?: boolean } = {}): { km: KernelMachine; raw: string; reference: string } {
-  const km = kernelMachine({ ranges: RANGES, ...(opts.note === false ? { notePhys: null } : {}) });
+  const km = kernelMachine({ ranges: RANGES, textPhys: 0x1000000, ...(opts.note === false ? { notePhys: null } : {}) });
   const dir = path.join(tmp, `m${n++}`);
   const files = writeKernelMachine(dir, km, logs);
   const last = RANGES[RANGES.length - 1];
@@ -93,7 +93,8 @@ describe('memview map: candidates ranked by evidence', () => {
     expect(r.code).toBe(0);
     const rep = JSON.parse(r.stdout);
     expect(rep.kernels).toHaveLength(1);
-    expect(rep.kernels[0].pageTablePhys).toBe('0x1800000');
+    const pgd = '0x' + (img.km.symbols.swapper_pg_dir - START_KERNEL_MAP + img.km.physBase).toString(16);
+    expect(rep.kernels[0].pageTablePhys).toBe(pgd);
     expect(rep.candidates.map((c: { form: string; fit: string; content?: { ok: boolean } }) => [c.form, c.fit, c.content?.ok])).toEqual([
       ['printk_ringbuffer', 'exact', true],
       ['text', 'exact', false],
@@ -101,10 +102,10 @@ describe('memview map: candidates ranked by evidence', () => {
     ]);
     expect(rep.chosen).toBe(0);
     expect(rep.confidence).toBe('high');
-    expect(rep.reason).toMatch(/RAM total equals the image size .* page 0x1800000 is a page table: 2 present entries.*; 1 other fitting map fails it/);
+    expect(rep.reason).toMatch(new RegExp(`RAM total equals the image size .* page ${pgd} is a page table: 2 present entries.*; 1 other fitting map fails it`));
     const text = await memview('map', img.raw);
     expect(text.stdout).toMatch(/^\* 1\. image offset 0x[0-9a-f]+ \(printk ring buffer\)$/m);
-    expect(text.stdout).toMatch(/content contradicts: page 0x1800000 is not a kernel top-level page table/);
+    expect(text.stdout).toMatch(new RegExp(`content contradicts: page ${pgd} is not a kernel top-level page table`));
     expect(text.stdout).toMatch(/^chosen {4}1 \(image offset .*\), confidence high: /m);
   });
 
