@@ -73,7 +73,8 @@ export function loadMap(path: string, imageSize?: number): RamRange[] {
 
 /** Format detection and dispatch: image bytes + options -> map and segments. */
 function parseImage(image: ImageFile, options: OpenOptions): Parsed {
-  const given = mapForImage(image, options.map, options.format);
+  // --holes without --map reads a headerless image as padded with no map: nothing to look for.
+  const given = options.holes && options.map === undefined ? undefined : mapForImage(image, options.map, options.format);
   let map: MapInput | undefined = given && { ranges: given.ranges, origin: given.origin };
   let detection = options.format
     ? { format: options.format, reason: 'forced by --format' }
