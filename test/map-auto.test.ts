@@ -128,7 +128,7 @@ describe('--map auto refuses with the evidence', () => {
     const r = await memview('info', img.raw);
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/needs a memory map and none was settled from the image: no memory map found \(looked for the boot log's e820 map .* and the VMCOREINFO note in the image\); pass --map/);
+    expect(r.stderr).toMatch(/a raw image needs a memory map and none was found in it: no memory map found \(looked for the boot log's e820 map .* and the VMCOREINFO note in the image\); pass --map/);
   });
 
   it('only an earlier boot\'s log (wrong size): exit 2 with the candidate table', async () => {

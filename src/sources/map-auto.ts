@@ -81,7 +81,7 @@ export function autoMap(image: ImageFile): ChosenMap {
   if (!chosen) {
     const tried = 'looked for the boot log\'s e820 map (dmesg text, printk records, printk ring buffer) and the VMCOREINFO note in the image';
     throw new InputError(
-      `${image.path}: a headerless image needs a memory map and none was settled from the image: ${reason} (${tried}); ` +
+      `${image.path}: a raw image needs a memory map and none was found in it: ${reason} (${tried}); ` +
         'pass --map with the machine\'s /proc/iomem or its boot log (dmesg, journalctl -k)',
       report.choice.ranked.length ? formatMapReport(report) : undefined,
     );

@@ -91,7 +91,7 @@ export const CASES: MalformedCase[] = [
     },
     message: /secret\.raw: permission denied \(try as root\)$/,
   },
-  { group: 'source', input: 'raw image without a map', make: (d) => ['info', tinyMachine(d).raw], message: /machine\.raw: a raw image needs a memory map: pass --map/ },
+  { group: 'source', input: 'raw image without a map', make: (d) => ['info', tinyMachine(d).raw], message: /machine\.raw: a raw image needs a memory map.*pass --map/ },
   {
     group: 'source',
     input: 'raw image one byte shorter than the map (truncated copy)',
