@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { ByteStore, SourceIOError } from '../engine/store';
 import { hex } from '../errors';
-import { CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE, ChunkIndex } from './snappy-frames';
+import { CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE, ChunkIndex, MAX_CHUNK_DATA } from './snappy-frames';
 import { crc32c, maskCrc } from './crc32c';
 
 type Snappy = typeof import('snappy');
@@ -59,7 +59,7 @@ export class AvmlStore implements ByteStore {
     private readonly chunks: ChunkIndex,
     private readonly options: AvmlStoreOptions,
   ) {
-    this.cache = options.cacheBytes >= 65536
+    this.cache = options.cacheBytes >= MAX_CHUNK_DATA
       ? new LRUCache<number, Buffer>({ maxSize: options.cacheBytes, sizeCalculation: (b) => b.length })
       : null;
   }
@@ -102,7 +102,9 @@ export class AvmlStore implements ByteStore {
   private readAhead(next: number): void {
     if (!this.cache) return;
     const { chunks } = this;
-    const stop = Math.min(chunks.count, next + READAHEAD_CHUNKS);
+    // Never more than a quarter of the cache, or read-ahead would evict what it decoded before it is read.
+    const ahead = Math.min(READAHEAD_CHUNKS, Math.floor(this.options.cacheBytes / MAX_CHUNK_DATA / 4));
+    const stop = Math.min(chunks.count, next + ahead);
     let first = Math.max(next, this.aheadTo);
     while (first < stop && (this.cache.has(first) || this.pending.has(first))) first++;
     if (first >= stop) return;
