@@ -67,17 +67,26 @@ function avmlMachine(gib: number, log: (m: string) => void): Promise<AvmlMachine
   const done = path.join(dir, 'done');
   if (fs.existsSync(done) && fs.readFileSync(done, 'utf8') === iomemText(ranges)) return m;
   return (async () => {
+    // Built in a directory of its own, then renamed: another bench run may be building the same machine.
+    const build = `${dir}.${process.pid}`;
     log(`building a ${gib} GiB compressible machine (raw + AVML) in ${dir} …`);
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
-    const fd = fs.openSync(m.raw, 'w');
+    fs.rmSync(build, { recursive: true, force: true });
+    fs.mkdirSync(build, { recursive: true });
+    const at = (file: string) => path.join(build, path.basename(file));
+    const fd = fs.openSync(at(m.raw), 'w');
     for (const r of ranges) {
-      for (let at = r.start; at <= r.end; at += BLOCK) fs.writeSync(fd, memory(at, Math.min(BLOCK, r.end + 1 - at)));
+      for (let a = r.start; a <= r.end; a += BLOCK) fs.writeSync(fd, memory(a, Math.min(BLOCK, r.end + 1 - a)));
     }
     fs.closeSync(fd);
-    fs.writeFileSync(m.iomem, iomemText(ranges));
-    await writeAvml(m.avml, ranges, memory);
-    fs.writeFileSync(done, iomemText(ranges));
+    fs.writeFileSync(at(m.iomem), iomemText(ranges));
+    await writeAvml(at(m.avml), ranges, memory);
+    fs.writeFileSync(at(done), iomemText(ranges));
+    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.renameSync(build, dir);
+    } catch {
+      fs.rmSync(build, { recursive: true, force: true }); // the other run finished first: use its copy
+    }
     return m;
   })();
 }

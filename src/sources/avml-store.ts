@@ -36,12 +36,12 @@ export interface AvmlStoreOptions {
 /**
  * Serves physical addresses (store position = physical address) from an AVML
  * image: finds the chunks a read touches in the index, decompresses only
- * those, and keeps decompressed chunks in one bounded LRU cache. Chunks a read
- * misses are fetched with one blocking pread per run of neighbours (they sit
- * back to back in the file): page-cached data costs less that way than a
- * thread-pool hop per chunk. A chunk that does not decode to what the index
- * promised, or whose CRC does not match under --verify, fails the read with
- * EIO naming its file offset.
+ * those, and keeps decompressed chunks in one bounded LRU cache. The chunks a
+ * read misses are fetched with one blocking pread (they sit back to back in
+ * the file) and decoded on the thread pool when there are several; a
+ * sequential reader also gets the next chunks decoded ahead. A chunk that
+ * does not decode to what the index promised, or whose CRC does not match
+ * under --verify, fails the read with EIO naming its file offset.
  */
 export class AvmlStore implements ByteStore {
   private readonly cache: LRUCache<number, Buffer> | null;

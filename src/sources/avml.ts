@@ -122,6 +122,7 @@ export function readAvmlIndex(image: ImageFile): AvmlIndex {
     // AVML 0.17.0: a header with nothing after it (end of file, or the next header).
     if (body === image.size || isRecordHeader(r, body)) {
       index.orphans.push({ start, length, fileOffset: pos });
+      prevEnd = start + length;
       pos = body;
       continue;
     }
