@@ -188,6 +188,20 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
     expect(lime.equals(Buffer.concat(limeReads.map(([o, n]) => limeRef.subarray(o, o + n))))).toBe(true);
   });
 
+  it('concurrent readers through a 1 MiB cache (read-ahead, evictions) all get the reference bytes', async () => {
+    const small = await startMount(file, path.join(tmp, 'mnt-small-cache'), ['--cache-mb', '1', '--vmcoreinfo', 'off']);
+    mounts.push(small);
+    const view = (name: string) => path.join(small.dir, name);
+    const reads: [number, number][] = written.chunks.filter((_, i) => i % 5 === 0).map((c) => [Math.max(0, c.phys - 5000), 10000]);
+    const [a, b, c] = await Promise.all([
+      cmp(view('padded.raw'), path.join(tmp, 'ref.padded')),
+      cmp(view('raw.bin'), path.join(tmp, 'ref.raw')),
+      readAt(view('padded.raw'), reads),
+    ]);
+    expect([a, b]).toEqual(['same', 'same']);
+    expect(c.equals(Buffer.concat(reads.map(([o, n]) => padded.subarray(o, o + n))))).toBe(true);
+  });
+
   it('--map restores ranges AVML cannot see (an all-zero range)', async () => {
     const map = path.join(tmp, 'machine.iomem');
     fs.writeFileSync(map, iomemText(IOMEM));
