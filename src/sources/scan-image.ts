@@ -11,7 +11,7 @@ import { LOG_LOOKBEHIND, LOG_NEEDLE, LOG_WINDOW, mapAt } from '../maps/scan';
  * found exactly once. The bytes around each hit are read afterwards.
  */
 
-const CHUNK = 16 * 1024 * 1024;
+const CHUNK = 2 * 1024 * 1024;
 /** More hits than this is not a boot log (a file of logs, or an attack on the scanner): stop collecting. */
 const MAX_HITS = 4096;
 const NOTE_READ = 12 + 12 + 64 * 1024;
