@@ -1,37 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bootMessages, dmesgText, E820Line, EditLine, Era, oldLogBuf, printkLogRecords, ringbufferBlocks } from './helpers/boot-log';
+import { dmesgText, oldLogBuf, printkLogRecords, ringbufferBlocks } from './helpers/boot-log';
 import { memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
-import { kernelMachine, kernelPhysical, KernelMachine, Patch, START_KERNEL_MAP, writeKernelMachine } from './helpers/kernel';
-import { Range } from './helpers/machine';
-
-// A machine small enough to compare whole padded files: the kernel (page table, VMCOREINFO) at 16 MiB.
-const RANGES: Range[] = [
-  { start: 0x1000, end: 0x9fbff },
-  { start: 0x100000, end: 0x1ffffff },
-  { start: 0x2400000, end: 0x25fffff },
-];
-// Its firmware map and the kernel's edits: together they give RANGES (derived by hand).
-const FIRMWARE: E820Line[] = [
-  { start: 0, end: 0x9fbff, type: 'usable' },
-  { start: 0x9fc00, end: 0x9ffff, type: 'reserved' },
-  { start: 0xf0000, end: 0xfffff, type: 'reserved' },
-  { start: 0x100000, end: 0x1ffffff, type: 'usable' },
-  { start: 0x2000000, end: 0x23fffff, type: 'ACPI data' },
-  { start: 0x2400000, end: 0x25fffff, type: 'usable' },
-  { start: 0xfffc0000, end: 0xffffffff, type: 'reserved' },
-];
-const EDITS: EditLine[] = [
-  { kind: 'update', start: 0, end: 0xfff, from: 'usable', to: 'reserved' },
-  { kind: 'remove', start: 0xa0000, end: 0xfffff, from: 'usable' },
-  { kind: 'update', start: 0x25ff000, end: 0x25fffff, from: 'usable', to: 'reserved', otherTable: true },
-];
-/** Same RAM total, different layout: a 64 KiB first reservation and 60 KiB more at the top. */
-const SHIFTED_FIRMWARE = FIRMWARE.map((e) => (e.start === 0x2400000 ? { ...e, end: 0x260efff } : e));
-const SHIFTED_EDITS: EditLine[] = [{ kind: 'update', start: 0, end: 0xffff, from: 'usable', to: 'reserved' }, EDITS[1]];
-/** An earlier boot with less RAM: a different total. */
-const EARLIER_FIRMWARE = FIRMWARE.map((e) => (e.start === 0x2400000 ? { ...e, end: 0x24fffff } : e));
+import { Patch, START_KERNEL_MAP } from './helpers/kernel';
+import { EARLIER_FIRMWARE, logMachine, messages, SHIFTED_EDITS, SHIFTED_FIRMWARE } from './helpers/log-machine';
 
 const tmp = tempDir('memview-mapauto-');
 const mounts: RunningMount[] = [];
@@ -40,21 +13,8 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-let n = 0;
-/** A raw image of the kernel machine with boot logs written into its RAM, and its padded reference file. */
-function image(logs: Patch[], opts: { note?: boolean } = {}): { km: KernelMachine; raw: string; reference: string } {
-  const km = kernelMachine({ ranges: RANGES, textPhys: 0x1000000, ...(opts.note === false ? { notePhys: null } : {}) });
-  const dir = path.join(tmp, `m${n++}`);
-  const files = writeKernelMachine(dir, km, logs);
-  const last = RANGES[RANGES.length - 1];
-  const reference = path.join(dir, 'reference.padded');
-  fs.writeFileSync(reference, kernelPhysical(km, 0, last.end + 1, logs));
-  fs.rmSync(files.iomem);
-  return { km, raw: files.raw, reference };
-}
-
 const log = (phys: number, data: Buffer): Patch => ({ phys, data });
-const messages = (era: Era, fw = FIRMWARE, edits = EDITS) => bootMessages(era, fw, edits);
+const image = (logs: Patch[], opts: { note?: boolean } = {}) => logMachine(tmp, logs, opts);
 
 const FORMS: { name: string; bytes: () => Buffer }[] = [
   { name: 'dmesg text copy', bytes: () => Buffer.from(dmesgText(messages('4.12'))) },
@@ -67,7 +27,7 @@ describe('--map auto end to end through a real FUSE mount', () => {
   for (const f of FORMS) {
     it(`${f.name}: picks the right map; padded.raw equals the reference`, async () => {
       const img = image([log(0x300000 + 0x1a8, f.bytes())]);
-      const m = await startMount(img.raw, path.join(tmp, `mnt${n}`));
+      const m = await startMount(img.raw, path.join(tmp, `mnt-${FORMS.indexOf(f)}`));
       mounts.push(m);
       for (let i = 0; i < 100 && !/map: /.test(m.output()); i++) await new Promise((r) => setTimeout(r, 50));
       expect(m.output()).toMatch(/map: auto: image offset 0x[0-9a-f]+ \(.*\), confidence high/);
