@@ -26,6 +26,11 @@ export class ImageFile {
       fs.closeSync(fd);
       throw new InputError(`${path}: is a directory, not an image file`);
     }
+    // A pipe has no size and cannot be read at offsets; a device reports size 0.
+    if (!stat.isFile()) {
+      fs.closeSync(fd);
+      throw new InputError(`${path}: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first`);
+    }
     return new ImageFile(path, fd, stat);
   }
 
