@@ -72,10 +72,10 @@ describe('LiME source', () => {
     const src = open(write('module.lime', limeModuleImage(RANGES, MEM)));
     try {
       const notes = src.source.notes.join('\n');
-      expect(notes).toMatch(/range 0x1000-0x9fbff is not whole pages and its last 3072 bytes \(0x9f000-0x9fbff\) are zero/);
+      expect(notes).toMatch(/range 0x1000-0x9fbff is not whole pages and its last 3072 bytes of data \(physical 0x9f000-0x9fbff\) are zero/);
       expect(notes).toMatch(/range 0x2f3018-0x3fffff starts mid-page: .* physical address - 0x18/);
       expect(notes).toMatch(/range 0x1201800-0x1204fff starts mid-page/);
-      expect(notes).toMatch(/range 0x1201800-0x1204fff is not whole pages and its last 2048 bytes \(0x1204800-0x1204fff\) are zero/);
+      expect(notes).toMatch(/range 0x1201800-0x1204fff is not whole pages and its last 2048 bytes of data \(physical 0x1204800-0x1204fff\) are zero/);
       // Served as written: not silently fixed.
       const raw = Buffer.concat(RANGES.map((r) => limeModuleData(r, MEM)));
       expectSameBytes(await src.read('raw.bin'), raw, 'raw.bin');
@@ -95,6 +95,8 @@ describe('LiME source', () => {
       // 0x2f3018-0x3fffff: true data from 0x2f3018 up to where the partial last step begins.
       expectSameBytes(padded.subarray(0x2f3018, 0x3ff000), ramBytes(0x2f3018, 0x3ff000 - 0x2f3018, SALT), 'repaired 0x2f3018');
       expect(src.source.notes.join('\n')).toMatch(/0x1204800-0x1204fff are unknown and read as zeros/);
+      // Un-shifted, the module's zeroed partial step lands at 0x1204000-0x12047ff: the note says where it is served.
+      expect(src.source.notes.join('\n')).toMatch(/range 0x1201800-0x1204fff is not whole pages and its last 2048 bytes of data \(physical 0x1204000-0x12047ff\) are zero/);
       // Aligned ranges are untouched.
       expectSameBytes(padded.subarray(0x1000000, 0x1100000), ramBytes(0x1000000, 0x100000, SALT), 'aligned range');
     } finally {

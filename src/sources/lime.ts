@@ -168,8 +168,10 @@ function limeQuirks(image: ImageFile, rec: LimeRecord, repaired: boolean): strin
   if (tail) {
     const tailAt = rec.at + LIME_HEADER_SIZE + rec.length - tail;
     if (image.readAt(tailAt, tail).every((b) => b === 0)) {
+      // Served un-shifted, those data bytes land `shift` lower.
+      const at = end - tail - (repaired ? Math.min(shift, rec.length - tail) : 0);
       notes.push(
-        `range ${formatRange(r)} is not whole pages and its last ${tail} bytes (${hex(end - tail)}-${hex(end - 1)}) are zero: ` +
+        `range ${formatRange(r)} is not whole pages and its last ${tail} bytes of data (physical ${hex(at)}-${hex(at + tail - 1)}) are zero: ` +
           `the LiME module writes a partial last page as zeros, so their real content is unknown`,
       );
     }
