@@ -14,3 +14,8 @@ export class InputError extends Error {
 export function hex(n: number): string {
   return '0x' + n.toString(16);
 }
+
+/** A path as one shell word, for command lines we suggest (quoted only when needed). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

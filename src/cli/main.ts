@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
-import { InputError } from '../errors';
+import { InputError, shellQuote } from '../errors';
 import { checkMountpoint, mountedPaths } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
@@ -88,11 +88,13 @@ function printInfo(source: Source): void {
 }
 
 function unmountDir(dir: string, force: boolean): Promise<void> {
+  // A stale mount (its process killed) is still listed, so this only catches a wrong directory.
+  if (!mountedPaths().has(path.resolve(dir))) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
   return new Promise((resolve, reject) => {
     execFile('fusermount', [force ? '-uz' : '-u', dir], (err, _out, stderr) => {
       if (!err) return resolve();
       const msg = String(stderr).trim().replace(/^fusermount: /, '');
-      reject(new InputError(`${dir}: cannot unmount: ${msg || err.message}${force ? '' : ' (if the mount is stale or busy: memview umount --force ' + dir + ')'}`));
+      reject(new InputError(`${dir}: cannot unmount: ${msg || err.message}${force ? '' : ` (if the mount is stale or busy: memview umount --force ${shellQuote(dir)})`}`));
     });
   });
 }
@@ -114,8 +116,9 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
     mtime: source.mtime,
     onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${err.message}\n`),
   });
-  process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); Ctrl-C or 'memview umount ${dir}' to unmount\n`);
-  for (const v of views) process.stdout.write(`  ${v.name.padEnd(14)} ${v.file.size}\n`);
+  process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or memview umount ${shellQuote(dir)}\n`);
+  const width = Math.max(...views.map((v) => v.name.length));
+  for (const v of views) process.stdout.write(`  ${v.name.padEnd(width)} ${v.file.size}\n`);
   process.stdout.write(`  map: ${source.mapOrigin}\n`);
   const code = await new Promise<number>((resolve) => {
     let stopping = false;

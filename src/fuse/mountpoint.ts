@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, shellQuote } from '../errors';
 
 /** Mounts in /proc/self/mountinfo: mount point (field 5, octal escapes decoded) and device (field 3, `major:minor`). */
 export function mountTable(): { mountpoint: string; device: string }[] {
@@ -31,13 +31,13 @@ export function checkMountpoint(dir: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOTCONN') {
-      throw new InputError(`${dir}: stale mount left by a killed process; clear it with: memview umount --force ${dir}`);
+      throw new InputError(`${dir}: stale mount left by a killed process; clear it with: memview umount --force ${shellQuote(dir)}`);
     }
-    if (code === 'ENOENT') throw new InputError(`${dir}: mountpoint does not exist; create it with: mkdir -p ${dir}`);
+    if (code === 'ENOENT') throw new InputError(`${dir}: mountpoint does not exist; create it with: mkdir -p ${shellQuote(dir)}`);
     throw new InputError(`${dir}: cannot use as mountpoint: ${(e as Error).message}`);
   }
   if (!stat.isDirectory()) throw new InputError(`${dir}: mountpoint is not a directory`);
-  if (mountedPaths().has(abs)) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${dir}`);
+  if (mountedPaths().has(abs)) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${shellQuote(dir)}`);
   if (fs.readdirSync(abs).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
   return abs;
 }

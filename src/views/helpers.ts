@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { physicalPieces } from '../engine/physical';
 import { Piece } from '../engine/pieces';
 import { CachedFileStore, FileStore } from '../engine/store';
-import { hex } from '../errors';
+import { hex, shellQuote } from '../errors';
 import { Source } from '../sources/source';
 import { RamRange, rangeEnd } from '../types';
 import { bytesPiece } from '../engine/pieces';
@@ -86,7 +86,7 @@ export function helperViews(source: Source): ViewSpec[] {
   ];
   const memmap = memprocfsMemmap(source);
   if (memmap) {
-    specs.push({ name: 'memprocfs.memmap', description: `LeechCore -memmap into the source file itself: memprocfs -device ${path.resolve(source.path)} -memmap memprocfs.memmap`, pieces: text(memmap.text), notes: memmap.notes });
+    specs.push({ name: 'memprocfs.memmap', description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`, pieces: text(memmap.text), notes: memmap.notes });
   }
   specs.push({ name: 'crash.args', description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount", pieces: text(crashArgs(source.ranges)) });
   for (const f of rangeFiles(source)) specs.push({ name: f.name, description: 'one RAM range', pieces: f.pieces });

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { shellQuote } from '../errors';
 import { Source } from '../sources/source';
 
 /**
@@ -50,6 +51,6 @@ export function readmeText(source: Source, names: readonly string[]): string {
     'MemProcFS / LeechCore:',
     '  memprocfs -device memory.elf                  # or -device leechcore.lime, or -device padded.raw',
   );
-  if (has('memprocfs.memmap')) lines.push(`  memprocfs -device ${path.resolve(source.path)} -memmap memprocfs.memmap   # reads the source in place`);
+  if (has('memprocfs.memmap')) lines.push(`  memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap   # reads the source in place`);
   return lines.join('\n') + '\n';
 }

@@ -39,7 +39,9 @@ export function tempDir(prefix = 'memview-test-'): string {
 
 function isMounted(dir: string): boolean {
   const abs = path.resolve(dir);
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === abs);
+  // mountinfo escapes spaces and other bytes as octal (\040).
+  const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => decode(l.split(' ')[4] ?? '') === abs);
 }
 
 export interface RunningMount {
