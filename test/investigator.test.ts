@@ -1,0 +1,123 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
+import { expectedPadded, expectedRaw, fileSha256, iomemText, Range, sha256, writeMachine } from './helpers/machine';
+
+/**
+ * What an investigator does with real evidence that the format tests do not:
+ * paths with spaces, maps saved on Windows, exports to pipes and devices,
+ * a hard link to the evidence as the output, a pipe as the source.
+ */
+const RANGES: Range[] = [
+  { start: 0x1000, end: 0x9fbff },
+  { start: 0x100000, end: 0x2fffff },
+];
+const SALT = 0x77;
+
+function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, message: string | RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  if (typeof message === 'string') expect(lines[0]).toBe(message);
+  else expect(lines[0]).toMatch(message);
+}
+
+/** Runs a shell command line (pipes, quoting) in a child process. */
+const sh = (line: string) => run('sh', ['-c', line]);
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+describe('an investigator at work', () => {
+  const tmp = tempDir('memview-investigator-');
+  const case_ = path.join(tmp, 'case 42 (evidence)');
+  const m = writeMachine(case_, RANGES, SALT);
+  const sha = fileSha256(m.raw);
+  const mounts: RunningMount[] = [];
+  afterAll(async () => {
+    for (const mt of mounts) await mt.stop();
+    expect(fileSha256(m.raw)).toBe(sha);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('export never overwrites the evidence, not even through a hard link or a symlink', async () => {
+    const hard = path.join(tmp, 'hardlink.raw');
+    const soft = path.join(tmp, 'symlink.raw');
+    fs.linkSync(m.raw, hard);
+    fs.symlinkSync(m.raw, soft);
+    for (const out of [hard, soft]) {
+      oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out, '--force'), 2, `memview: ${out}: is the source image; refusing to overwrite evidence`);
+      expect(fileSha256(m.raw)).toBe(sha);
+    }
+  });
+
+  it('export streams to a pipe and to /dev/null (no seeks, no --force)', async () => {
+    const base = `${q(process.execPath)} ${q(BIN)} export ${q(m.raw)} --map ${q(m.iomem)} --vmcoreinfo off`;
+    const piped = await sh(`${base} --view padded -o /dev/stdout | sha256sum`);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout.split(' ')[0]).toBe(sha256(expectedPadded(RANGES, SALT)));
+    const devnull = await memview('export', m.raw, '--map', m.iomem, '--view', 'raw', '-o', '/dev/null', '--vmcoreinfo', 'off');
+    expect(devnull.stderr).toBe('');
+    expect(devnull.code).toBe(0);
+  });
+
+  it('export to a missing directory or onto a directory: one line naming the output', async () => {
+    const missing = path.join(tmp, 'no such dir', 'out.raw');
+    oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', missing), 2, `memview: ${missing}: cannot create: directory ${path.dirname(missing)} does not exist`);
+    oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', tmp), 2, new RegExp(`^memview: ${tmp}: is a directory; give a file name`));
+  });
+
+  it('a pipe as the source is refused with the reason, not "file is empty"', async () => {
+    const r = await sh(`cat ${q(m.raw)} | ${q(process.execPath)} ${q(BIN)} info /dev/stdin --map ${q(m.iomem)}`);
+    oneLine(r, 2, 'memview: /dev/stdin: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first');
+  });
+
+  it('maps saved on Windows: CRLF, a UTF-8 byte-order mark, UTF-16 (PowerShell)', async () => {
+    const crlf = iomemText(RANGES).replace(/\n/g, '\r\n');
+    const saved: [string, Buffer][] = [
+      ['bom.iomem', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(crlf)])],
+      ['utf16le.iomem', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(crlf, 'utf16le')])],
+      ['utf16be.iomem', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(crlf, 'utf16le').swap16()])],
+    ];
+    for (const [name, bytes] of saved) {
+      const map = path.join(tmp, name);
+      fs.writeFileSync(map, bytes);
+      const r = await memview('info', m.raw, '--map', map, '--json', '--vmcoreinfo', 'off');
+      expect(r.stderr, name).toBe('');
+      const ranges = JSON.parse(r.stdout).map.ranges.map((x: { start: string; end: string }) => ({ start: Number(x.start), end: Number(x.end) }));
+      expect(ranges, name).toEqual(RANGES);
+    }
+  });
+
+  it('the image given as --map by mistake: one line, no attempt to read it all', async () => {
+    const big = path.join(tmp, 'big.raw');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 600 * 2 ** 20);
+    oneLine(await memview('info', m.raw, '--map', big), 2, `memview: ${big}: ${600 * 2 ** 20} bytes is too large for a memory map (/proc/iomem or a boot log); is this the image?`);
+  });
+
+  it('suggested commands quote paths with spaces: they work when pasted', async () => {
+    const dir = path.join(tmp, 'mnt point');
+    const r = await memview('mount', m.raw, dir, '--map', m.iomem);
+    const suggestion = /create it with: (.*)$/.exec(r.stderr.trim())?.[1];
+    expect(suggestion, r.stderr).toBeDefined();
+    expect((await sh(suggestion!)).code).toBe(0);
+    expect(fs.statSync(dir).isDirectory()).toBe(true);
+
+    const mt = await startMount(m.raw, dir, ['--map', m.iomem, '--vmcoreinfo', 'off']);
+    mounts.push(mt);
+    // README.txt's MemProcFS line names the source by one shell word.
+    const readme = (await run('cat', [path.join(dir, 'README.txt')])).stdout;
+    const line = readme.split('\n').find((l) => l.includes('-memmap memprocfs.memmap'))!;
+    const words = await sh(`set -- ${line.replace(/#.*$/, '')}; printf '%s\\n' "$@"`);
+    expect(words.stdout.split('\n').slice(0, 3)).toEqual(['memprocfs', '-device', m.raw]);
+    // The same bytes as the reference through the mount.
+    expect((await run('sha256sum', [path.join(dir, 'raw.bin')])).stdout.split(' ')[0]).toBe(sha256(expectedRaw(RANGES, SALT)));
+    // The banner's unmount command, pasted, unmounts and ends the mount process.
+    const banner = /to unmount: Ctrl-C, or (.*)$/m.exec(mt.output())?.[1];
+    expect(banner, mt.output()).toBeDefined();
+    const pasted = await sh(banner!.replace(/^memview /, `${q(process.execPath)} ${q(BIN)} `));
+    expect(pasted.stderr).toBe('');
+    expect(await mt.stop()).toBe(0);
+  });
+});
