@@ -2,8 +2,8 @@
  * Scan rows of `npm run bench` (bench/run.ts calls bench(ctx)): how fast
  * memview looks through a raw image for the boot log's e820 map and the
  * VMCOREINFO note (src/sources/scan-image.ts), side by side with a plain
- * sequential read of the same file by the same loop without the search, in
- * the same run, page-cache warm. Target: >= 1 GB/s and >= 0.5 x plain read.
+ * sequential read of the same file (no search; the faster of 2 and 16 MiB
+ * reads) in the same run, page-cache warm. Target: >= 1 GB/s and >= 0.5 x plain read.
  *
  * Standalone: node dist/bench/scan.js [--gib N] [--repeat N] [IMAGE]
  * (without IMAGE: builds an N GiB image, default 1, in the temp directory).
@@ -15,16 +15,17 @@ import { scanImage } from '../src/sources/scan-image';
 import { ramBytes } from '../test/helpers/machine';
 import { BenchContext, BenchRow, GiB, median, MiB } from './common';
 
-const CHUNK = 2 * MiB;
 const GB = 1e9;
+/** Plain reads with the scanner's chunk size and with a larger one; the faster is the baseline. */
+const PLAIN_CHUNKS = [2 * MiB, 16 * MiB];
 
-/** Reads the whole file with the scanner's chunk size and does nothing else: the ceiling for the scan. */
-function plainRead(file: string): { bytes: number; seconds: number } {
+/** Reads the whole file and does nothing else: the ceiling for the scan. */
+function plainRead(file: string, chunk: number): { bytes: number; seconds: number } {
   const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(CHUNK);
+  const buf = Buffer.allocUnsafe(chunk);
   const t0 = process.hrtime.bigint();
   let bytes = 0;
-  for (let n; (n = fs.readSync(fd, buf, 0, CHUNK, bytes)) > 0; ) bytes += n;
+  for (let n; (n = fs.readSync(fd, buf, 0, chunk, bytes)) > 0; ) bytes += n;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   fs.closeSync(fd);
   return { bytes, seconds };
@@ -42,16 +43,18 @@ function scan(file: string): { bytes: number; seconds: number; hits: number } {
 
 /** Rows for one image: scan vs plain read, medians of `repeat` runs each, interleaved. */
 export function scanRows(file: string, repeat: number, log: (m: string) => void): BenchRow[] {
-  plainRead(file); // warm the page cache
-  const plain: number[] = [];
+  plainRead(file, PLAIN_CHUNKS[0]); // warm the page cache
+  const plain: number[][] = PLAIN_CHUNKS.map(() => []);
   const scanned: number[] = [];
   for (let i = 0; i < repeat; i++) {
-    const p = plainRead(file);
-    plain.push(p.bytes / p.seconds / GB);
+    PLAIN_CHUNKS.forEach((c, j) => {
+      const p = plainRead(file, c);
+      plain[j].push(p.bytes / p.seconds / GB);
+    });
     const s = scan(file);
     scanned.push(s.bytes / s.seconds / GB);
   }
-  const plainGBs = median(plain);
+  const plainGBs = Math.max(...plain.map(median));
   const scanGBs = median(scanned);
   const size = fs.statSync(file).size;
   log(`  scan ${scanGBs.toFixed(2)} GB/s, plain read ${plainGBs.toFixed(2)} GB/s over ${(size / GiB).toFixed(2)} GiB`);
@@ -61,7 +64,7 @@ export function scanRows(file: string, repeat: number, log: (m: string) => void)
       name: 'image scan for the e820 boot log + VMCOREINFO (memview map / --map auto)',
       value: scanGBs,
       unit: 'GB/s',
-      baseline: { name: 'plain sequential read, same loop without the search', value: plainGBs },
+      baseline: { name: 'plain sequential read of the same file (best of 2 and 16 MiB reads, no search)', value: plainGBs },
       target: '>= 1 GB/s and >= 0.5 x plain read',
       ok: scanGBs >= 1 && scanGBs >= 0.5 * plainGBs,
       note: `${(size / GiB).toFixed(2)} GiB image, page-cache warm, median of ${repeat}`,

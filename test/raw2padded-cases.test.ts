@@ -123,8 +123,13 @@ describe('raw2padded failure cases', () => {
     const img = logMachine(tmp, [log(phys, bytes)]);
     const fd = fs.openSync(img.raw, 'r');
     try {
-      for (const chunk of [2 * 1024 * 1024, 1024 * 1024 + 7]) {
-        expect(findNeedles(fd, fs.fstatSync(fd).size, chunk).log).toEqual([rawOffset]);
+      // Serial and worker-thread searches, with the boundary at the header and elsewhere.
+      for (const parallel of [false, true]) {
+        for (const chunk of [2 * 1024 * 1024, 1024 * 1024 + 7]) {
+          const hits = findNeedles(fd, fs.fstatSync(fd).size, chunk, parallel);
+          expect(hits.log).toEqual([rawOffset]);
+          expect(hits.vmcoreinfo).toHaveLength(1);
+        }
       }
     } finally {
       fs.closeSync(fd);

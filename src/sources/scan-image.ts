@@ -3,12 +3,12 @@ import { hex } from '../errors';
 import { parseVmcoreinfoNoteAt, VMCOREINFO_NEEDLE, VMCOREINFO_NEEDLE_OFFSET, VmcoreinfoNote } from '../kernel/vmcoreinfo';
 import { dmesgCandidate, MapCandidate, mergeIdentical } from '../maps/candidates';
 import { LOG_LOOKBEHIND, LOG_NEEDLE, LOG_WINDOW, mapAt } from '../maps/scan';
+import { searchFile } from './needle-search';
 
 /**
  * One sequential pass over an image for the boot log's map header and the
- * VMCOREINFO note: large reads, Buffer.indexOf, and chunks that overlap by
- * one needle length less one byte, so a match straddling a chunk boundary is
- * found exactly once. The bytes around each hit are read afterwards.
+ * VMCOREINFO note (src/sources/needle-search.ts: large reads, Buffer.indexOf,
+ * overlapping chunks); the bytes around each hit are read afterwards.
  */
 
 const CHUNK = 2 * 1024 * 1024;
@@ -23,34 +23,10 @@ export interface NeedleHits {
   capped: boolean;
 }
 
-function collect(chunk: Buffer, needle: Buffer, base: number, into: number[]): boolean {
-  for (let i = chunk.indexOf(needle); i >= 0; i = chunk.indexOf(needle, i + 1)) {
-    if (into.length >= MAX_HITS) return true;
-    into.push(base + i);
-  }
-  return false;
-}
-
 /** Finds every needle hit in [0, size) of `fd` (file offsets of the needle's first byte). */
-export function findNeedles(fd: number, size: number, chunkSize = CHUNK): NeedleHits {
-  const overlap = Math.max(LOG_NEEDLE.length, VMCOREINFO_NEEDLE.length) - 1;
-  const buf = Buffer.allocUnsafe(chunkSize);
-  const hits: NeedleHits = { log: [], vmcoreinfo: [], capped: false };
-  let pos = 0;
-  while (pos < size) {
-    let n = 0;
-    while (n < chunkSize && pos + n < size) {
-      const got = fs.readSync(fd, buf, n, chunkSize - n, pos + n);
-      if (got === 0) break;
-      n += got;
-    }
-    const chunk = buf.subarray(0, n);
-    hits.capped = collect(chunk, LOG_NEEDLE, pos, hits.log) || hits.capped;
-    hits.capped = collect(chunk, VMCOREINFO_NEEDLE, pos, hits.vmcoreinfo) || hits.capped;
-    if (pos + n >= size || n <= overlap) break;
-    pos += n - overlap;
-  }
-  return hits;
+export function findNeedles(fd: number, size: number, chunkSize = CHUNK, parallel?: boolean): NeedleHits {
+  const r = searchFile(fd, size, [LOG_NEEDLE, VMCOREINFO_NEEDLE], { chunkSize, maxHits: MAX_HITS, parallel });
+  return { log: r.hits[0], vmcoreinfo: r.hits[1], capped: r.capped };
 }
 
 function readAt(fd: number, position: number, length: number): Buffer {

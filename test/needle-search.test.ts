@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { searchFile } from '../src/sources/needle-search';
+import { tempDir } from './helpers/cli';
+
+const tmp = tempDir('memview-needles-');
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Every offset of `needle` in `buf`, by brute force (the reference). */
+function naive(buf: Buffer, needle: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + needle.length <= buf.length; i++) if (buf.subarray(i, i + needle.length).equals(needle)) out.push(i);
+  return out;
+}
+
+describe('streaming needle search', () => {
+  const a = Buffer.from('BIOS-provided physical RAM map:');
+  const b = Buffer.from('VMCOREINFO\0\0OSRELEASE=');
+  const data = randomBytes(3 * 1024 * 1024 + 123);
+  // Needles at chunk boundaries of the sizes below, at both ends, and overlapping each other's spots.
+  const spots = [0, 4096 - 5, 8192 - 30, 65539 - 1, 65539 * 2 - 15, 1_000_000, 1_000_001, 2 * 1024 * 1024, data.length - a.length];
+  spots.forEach((at, i) => (i % 2 ? b : a).copy(data, at));
+  const file = path.join(tmp, 'data.bin');
+  fs.writeFileSync(file, data);
+  const expected = [naive(data, a), naive(data, b)];
+
+  for (const parallel of [false, true]) {
+    for (const chunkSize of [4096, 65539, 4 * 1024 * 1024]) {
+      it(`finds each hit exactly once (${parallel ? 'worker threads' : 'one thread'}, ${chunkSize}-byte chunks)`, () => {
+        const fd = fs.openSync(file, 'r');
+        try {
+          const r = searchFile(fd, data.length, [a, b], { chunkSize, maxHits: 100, parallel });
+          expect(r.hits).toEqual(expected);
+          expect(r.capped).toBe(false);
+        } finally {
+          fs.closeSync(fd);
+        }
+      });
+    }
+  }
+
+  it('stops collecting at maxHits and says so', () => {
+    const many = Buffer.alloc(200_000, 'x');
+    for (let i = 0; i < 50; i++) a.copy(many, i * 4000);
+    const f = path.join(tmp, 'many.bin');
+    fs.writeFileSync(f, many);
+    const fd = fs.openSync(f, 'r');
+    try {
+      for (const parallel of [false, true]) {
+        const r = searchFile(fd, many.length, [a, b], { chunkSize: 10_000, maxHits: 20, parallel });
+        expect(r.hits[0]).toEqual(Array.from({ length: 20 }, (_, i) => i * 4000));
+        expect(r.capped).toBe(true);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+});
