@@ -23,6 +23,8 @@ export interface BenchRow {
   unit: string;
   /** The figure it is compared with, measured in the same run. */
   baseline?: { name: string; value: number };
+  /** value / baseline when measured round by round (median of the per-round ratios); else value / baseline.value. */
+  ratio?: number;
   /** Human-readable target, e.g. ">= 0.9 x passthrough". */
   target?: string;
   /** Whether the target is met (undefined: no target). */

@@ -100,11 +100,43 @@ async function repeatMedian(n: number, fn: () => Promise<number>): Promise<numbe
   return median(values);
 }
 
-function ratioRow(row: BenchRow, min: number, absolute?: { value: number; label: string }): BenchRow {
-  const ratio = row.baseline ? row.value / row.baseline.value : NaN;
-  const okRatio = ratio >= min;
-  const okAbs = absolute ? row.value >= absolute.value : true;
-  return { ...row, target: `>= ${min} x ${row.baseline?.name}${absolute ? ` and >= ${absolute.label}` : ''}`, ok: okRatio && okAbs };
+/**
+ * Runs every measurement once per round, in turn, for `rounds` rounds, so
+ * that load from other processes on this machine hits each alike; ratios
+ * are taken within a round, then the median over rounds.
+ */
+async function interleaved(ctx: BenchContext, items: Record<string, () => Promise<number>>): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = Object.fromEntries(Object.keys(items).map((k) => [k, []]));
+  for (let round = 1; round <= ctx.repeat; round++) {
+    for (const [key, fn] of Object.entries(items)) {
+      ctx.log(`  round ${round}/${ctx.repeat}: ${key}`);
+      // Other processes' files push the source out of the page cache now and then: warm it before every figure.
+      await warmSource(ctx);
+      out[key].push(await fn());
+    }
+  }
+  return out;
+}
+
+/** Reads the whole source once so that it is in the page cache ("page cache warm", as the issue asks). */
+async function warmSource(ctx: BenchContext): Promise<void> {
+  await ddRead(ctx.machine.raw);
+}
+
+/** A row for values[key] compared with values[base], round by round; target: ratio >= min (and value >= absolute). */
+function compared(
+  row: Omit<BenchRow, 'value' | 'baseline' | 'ratio'>,
+  values: Record<string, number[]>,
+  key: string,
+  base: string,
+  min?: number,
+  absolute?: { value: number; label: string },
+): BenchRow {
+  const value = median(values[key]);
+  const ratio = median(values[key].map((v, i) => v / values[base][i]));
+  const r: BenchRow = { ...row, value, baseline: { name: base, value: median(values[base]) }, ratio };
+  if (min === undefined) return r;
+  return { ...r, target: `>= ${min} x ${base}${absolute ? ` and >= ${absolute.label}` : ''}`, ok: ratio >= min && (!absolute || value >= absolute.value) };
 }
 
 /** Tracks the peak RSS of every memview mount used for reads. */
@@ -115,59 +147,54 @@ class RssWatch {
   }
 }
 
+/** A fresh memview mount (cold FUSE page cache), one dd of `file`, MB/s. */
+function memviewDd(ctx: BenchContext, scratch: string, rss: RssWatch, file: string, extra: string[] = [], dd: { skip?: number; count?: number } = {}) {
+  return () =>
+    withServer(() => startMemview(ctx.machine.raw, path.join(scratch, 'mnt'), ['--map', ctx.machine.iomem, ...extra]), async (s) => {
+      const r = mbPerSecond(await ddRead(path.join(s.dir, file), dd));
+      rss.note(s);
+      return r;
+    });
+}
+
+/** A fresh passthrough mount, one dd of the source through it, MB/s. */
+function passthroughDd(ctx: BenchContext, scratch: string, args: string[] = []) {
+  return () => withServer(() => startPassthrough(ctx.machine.raw, path.join(scratch, 'pt'), args), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'machine.raw'))));
+}
+
 async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<BenchRow[]> {
   const { machine, repeat } = ctx;
-  const rows: BenchRow[] = [];
   ctx.log('sequential: source file (page cache warm)');
   await ddRead(machine.raw); // warm the source
   const source = await repeatMedian(repeat, async () => mbPerSecond(await ddRead(machine.raw)));
-  rows.push({ group: 'sequential', name: 'source file, dd bs=1M (physical limit)', value: source, unit: 'MB/s' });
-
-  ctx.log('sequential: fuse-native passthrough');
-  const pt = await repeatMedian(repeat, () =>
-    withServer(() => startPassthrough(machine.raw, path.join(scratch, 'pt')), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'machine.raw')))),
-  );
-  const passthrough = { name: 'passthrough', value: pt };
-  rows.push({ group: 'sequential', name: 'passthrough of the source, dd bs=1M (stack ceiling)', value: pt, unit: 'MB/s', baseline: { name: 'source', value: source } });
-
-  for (const view of ['padded.raw', 'memory.lime', 'memory.elf', 'raw.bin']) {
-    ctx.log(`sequential: ${view}`);
-    const v = await repeatMedian(repeat, () =>
-      withServer(() => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem]), async (s) => {
-        const r = mbPerSecond(await ddRead(path.join(s.dir, view)));
-        rss.note(s);
-        return r;
-      }),
-    );
-    rows.push(ratioRow({ group: 'sequential', name: `${view} via memview, dd bs=1M`, value: v, unit: 'MB/s', baseline: passthrough }, 0.9, { value: 1000, label: '1000 MB/s' }));
-  }
-
-  // The same with -o direct_io on both sides (memview mount --direct-io): no page cache in the way.
-  ctx.log('sequential: direct_io passthrough and raw.bin');
-  const ptDirect = await repeatMedian(repeat, () =>
-    withServer(() => startPassthrough(machine.raw, path.join(scratch, 'pt'), ['--tuning', '{"directIo":true}']), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'machine.raw')))),
-  );
-  rows.push({ group: 'sequential', name: 'passthrough with direct_io, dd bs=1M', value: ptDirect, unit: 'MB/s', baseline: { name: 'source', value: source } });
-  const direct = await repeatMedian(repeat, () =>
-    withServer(() => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem, '--direct-io']), async (s) => {
-      const r = mbPerSecond(await ddRead(path.join(s.dir, 'raw.bin')));
-      rss.note(s);
-      return r;
-    }),
-  );
-  rows.push(ratioRow({ group: 'sequential', name: 'raw.bin via memview --direct-io, dd bs=1M', value: direct, unit: 'MB/s', baseline: { name: 'passthrough direct_io', value: ptDirect } }, 0.9, { value: 1000, label: '1000 MB/s' }));
-
-  // What limits everything above: requests answered with no I/O at all (libfuse 2 sends <= 128 KiB each).
-  ctx.log('sequential: no-I/O passthrough (request ceiling)');
-  const ceiling = await repeatMedian(repeat, () =>
-    withServer(() => startPassthrough(machine.raw, path.join(scratch, 'pt'), ['--zeros']), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'machine.raw')))),
-  );
-  rows.push({ group: 'sequential', name: 'passthrough answering zeros without I/O (request ceiling), dd bs=1M', value: ceiling, unit: 'MB/s', note: `${Math.round((ceiling * 1e6) / 131072)} requests/s of 128 KiB` });
-  return rows;
+  ctx.log('sequential: passthrough and every view, interleaved');
+  const v = await interleaved(ctx, {
+    passthrough: passthroughDd(ctx, scratch),
+    'padded.raw': memviewDd(ctx, scratch, rss, 'padded.raw'),
+    'memory.lime': memviewDd(ctx, scratch, rss, 'memory.lime'),
+    'memory.elf': memviewDd(ctx, scratch, rss, 'memory.elf'),
+    'raw.bin': memviewDd(ctx, scratch, rss, 'raw.bin'),
+    // The same with -o direct_io on both sides (memview mount --direct-io): no page cache in the way.
+    'passthrough direct_io': passthroughDd(ctx, scratch, ['--tuning', '{"directIo":true}']),
+    'raw.bin --direct-io': memviewDd(ctx, scratch, rss, 'raw.bin', ['--direct-io']),
+    // What limits everything above: requests answered with no I/O at all (libfuse 2 sends <= 128 KiB each).
+    'no-I/O passthrough': passthroughDd(ctx, scratch, ['--zeros']),
+  });
+  const g = { group: 'sequential', unit: 'MB/s' };
+  const target = { value: 1000, label: '1000 MB/s' };
+  const ceiling = median(v['no-I/O passthrough']);
+  return [
+    { ...g, name: 'source file, dd bs=1M (physical limit)', value: source },
+    { ...g, name: 'passthrough of the source, dd bs=1M (stack ceiling)', value: median(v.passthrough), baseline: { name: 'source', value: source } },
+    ...['padded.raw', 'memory.lime', 'memory.elf', 'raw.bin'].map((view) => compared({ ...g, name: `${view} via memview, dd bs=1M` }, v, view, 'passthrough', 0.9, target)),
+    { ...g, name: 'passthrough with direct_io, dd bs=1M', value: median(v['passthrough direct_io']), baseline: { name: 'source', value: source } },
+    compared({ ...g, name: 'raw.bin via memview --direct-io, dd bs=1M' }, v, 'raw.bin --direct-io', 'passthrough direct_io', 0.9, target),
+    { ...g, name: 'passthrough answering zeros without I/O (request ceiling), dd bs=1M', value: ceiling, note: `${Math.round((ceiling * 1e6) / 131072)} requests/s of 128 KiB` },
+  ];
 }
 
 async function hole(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<BenchRow[]> {
-  const { machine, repeat } = ctx;
+  const { machine } = ctx;
   // The largest gap between RAM ranges, in whole MiB.
   let best = { start: 0, length: 0 };
   for (let i = 1; i < machine.ranges.length; i++) {
@@ -178,21 +205,16 @@ async function hole(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<
   const skip = Math.ceil(best.start / MiB);
   const count = Math.floor((best.start + best.length) / MiB) - skip;
   ctx.log(`hole: ${count} MiB of padded.raw`);
-  const holeRead = (extra: string[]) =>
-    repeatMedian(repeat, () =>
-      withServer(() => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem, ...extra]), async (s) => {
-        const r = mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw'), { skip, count }));
-        rss.note(s);
-        return r;
-      }),
-    );
-  const v = await holeRead([]);
-  const direct = await holeRead(['--direct-io']);
+  const v = await interleaved(ctx, {
+    default: memviewDd(ctx, scratch, rss, 'padded.raw', [], { skip, count }),
+    'direct-io': memviewDd(ctx, scratch, rss, 'padded.raw', ['--direct-io'], { skip, count }),
+  });
   const name = `${(count / 1024).toFixed(1)} GiB hole of padded.raw`;
-  return [
-    { group: 'hole', name: `${name}, dd bs=1M`, value: v, unit: 'MB/s', target: '>= 2000 MB/s', ok: v >= 2000 },
-    { group: 'hole', name: `${name}, memview --direct-io, dd bs=1M`, value: direct, unit: 'MB/s', target: '>= 2000 MB/s', ok: direct >= 2000 },
-  ];
+  const row = (label: string, key: string): BenchRow => {
+    const value = median(v[key]);
+    return { group: 'hole', name: `${name}${label}, dd bs=1M`, value, unit: 'MB/s', target: '>= 2000 MB/s', ok: value >= 2000 };
+  };
+  return [row('', 'default'), row(', memview --direct-io', 'direct-io')];
 }
 
 async function randomReads(file: string, spans: [number, number][]): Promise<number> {
@@ -202,23 +224,21 @@ async function randomReads(file: string, spans: [number, number][]): Promise<num
 }
 
 async function random(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<BenchRow[]> {
-  const { machine, repeat } = ctx;
-  ctx.log(`random: ${RANDOM_READS} x 4 KiB, passthrough`);
-  const pt = await repeatMedian(repeat, () =>
-    withServer(() => startPassthrough(machine.raw, path.join(scratch, 'pt')), (s) => randomReads(path.join(s.dir, 'machine.raw'), [[0, machine.ramBytes]])),
-  );
-  ctx.log(`random: ${RANDOM_READS} x 4 KiB, padded.raw`);
+  const { machine } = ctx;
+  ctx.log(`random: ${RANDOM_READS} x 4 KiB, passthrough and padded.raw, interleaved`);
   const ram: [number, number][] = machine.ranges.map((r) => [r.start, rangeLength(r)]);
-  const mv = await repeatMedian(repeat, () =>
-    withServer(() => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem]), async (s) => {
-      const r = await randomReads(path.join(s.dir, 'padded.raw'), ram);
-      rss.note(s);
-      return r;
-    }),
-  );
+  const v = await interleaved(ctx, {
+    passthrough: () => withServer(() => startPassthrough(machine.raw, path.join(scratch, 'pt')), (s) => randomReads(path.join(s.dir, 'machine.raw'), [[0, machine.ramBytes]])),
+    'padded.raw': () =>
+      withServer(() => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem]), async (s) => {
+        const r = await randomReads(path.join(s.dir, 'padded.raw'), ram);
+        rss.note(s);
+        return r;
+      }),
+  });
   return [
-    { group: 'random', name: `passthrough, ${RANDOM_READS} random 4 KiB reads`, value: pt, unit: 'reads/s' },
-    ratioRow({ group: 'random', name: `padded.raw via memview, ${RANDOM_READS} random 4 KiB reads in RAM`, value: mv, unit: 'reads/s', baseline: { name: 'passthrough', value: pt } }, 0.8),
+    { group: 'random', name: `passthrough, ${RANDOM_READS} random 4 KiB reads`, value: median(v.passthrough), unit: 'reads/s' },
+    compared({ group: 'random', name: `padded.raw via memview, ${RANDOM_READS} random 4 KiB reads in RAM`, unit: 'reads/s' }, v, 'padded.raw', 'passthrough', 0.8),
   ];
 }
 
@@ -264,21 +284,21 @@ async function mountTime(ctx: BenchContext, scratch: string): Promise<BenchRow[]
 }
 
 async function exportVsCp(ctx: BenchContext, scratch: string): Promise<BenchRow[]> {
-  const { machine, repeat } = ctx;
-  ctx.log('export --view padded vs cp');
+  const { machine } = ctx;
+  ctx.log('export --view padded vs cp, interleaved');
   const out = path.join(scratch, 'out');
-  const cp = await repeatMedian(repeat, async () => {
+  const timed = (cmd: string, args: string[]) => async () => {
     fs.rmSync(out, { force: true });
-    return timeCommand('cp', [machine.raw, out]);
-  });
-  const exp = await repeatMedian(repeat, async () => {
-    fs.rmSync(out, { force: true });
-    return timeCommand(process.execPath, [MEMVIEW, 'export', machine.raw, '--map', machine.iomem, '--view', 'padded', '-o', out]);
+    return timeCommand(cmd, args);
+  };
+  const v = await interleaved(ctx, {
+    cp: timed('cp', [machine.raw, out]),
+    export: timed(process.execPath, [MEMVIEW, 'export', machine.raw, '--map', machine.iomem, '--view', 'padded', '-o', out]),
   });
   fs.rmSync(out, { force: true });
   return [
-    { group: 'export', name: 'cp of the source', value: cp, unit: 's' },
-    { group: 'export', name: 'memview export --view padded (sparse output)', value: exp, unit: 's', baseline: { name: 'cp', value: cp }, note: 'padded is the source plus holes; holes are seeks' },
+    { group: 'export', name: 'cp of the source', value: median(v.cp), unit: 's' },
+    compared({ group: 'export', name: 'memview export --view padded (sparse output), wall time', unit: 's', note: 'padded is the source plus holes; holes are seeks' }, v, 'export', 'cp'),
   ];
 }
 
@@ -309,7 +329,7 @@ function formatValue(r: BenchRow): string {
 export function markdownTable(rows: readonly BenchRow[]): string {
   const lines = ['| measurement | value | vs | ratio | target | met |', '|---|---:|---|---:|---|---|'];
   for (const r of rows) {
-    const ratio = r.baseline ? (r.value / r.baseline.value).toFixed(2) : '';
+    const ratio = r.ratio !== undefined ? r.ratio.toFixed(2) : r.baseline ? (r.value / r.baseline.value).toFixed(2) : '';
     const met = r.ok === undefined ? '' : r.ok ? 'yes' : 'no';
     lines.push(`| ${r.name} | ${formatValue(r)} ${r.unit} | ${r.baseline ? `${r.baseline.name} ${formatValue({ ...r, value: r.baseline.value })}` : ''} | ${ratio} | ${r.target ?? ''} | ${met} |`);
   }

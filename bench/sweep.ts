@@ -67,21 +67,25 @@ async function main(): Promise<void> {
   const spans = (v: Variant): [number, number][] =>
     v.server === 'passthrough' ? [[0, machine.ramBytes]] : machine.ranges.map((r) => [r.start, rangeLength(r)]);
   const coldSource = process.argv.includes('--cold-source');
+  // Before every figure: evict the source (--cold-source) or re-read it (other processes push it out of the page cache).
+  const prepareSource = async () => {
+    if (coldSource) await dropSourceCache(machine.raw);
+    else await ddRead(machine.raw);
+  };
   const holeSkip = Math.ceil((machine.ranges[1].end + 1) / MiB);
   try {
-    if (!coldSource) await ddRead(machine.raw);
     for (let round = 1; round <= rounds; round++) {
       for (const v of variants) {
         log(`round ${round}: ${v.name}`);
         const r = results.get(v.name)!;
         const noteRss = (s: Server) => (r.rss = Math.max(r.rss, s.peakRss()));
-        if (coldSource) await dropSourceCache(machine.raw);
+        await prepareSource();
         r.seq.push(await withServer(() => start(v), async (s) => {
           const x = mbPerSecond(await ddRead(seqFile(v, s), { count: seqMiB }));
           noteRss(s);
           return x;
         }));
-        if (coldSource) await dropSourceCache(machine.raw);
+        await prepareSource();
         r.random.push(await withServer(() => start(v), async (s) => {
           const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), randomFile(v, s), String(reads), '7', JSON.stringify(spans(v))]);
           const x = JSON.parse(stdout) as { reads: number; seconds: number };
@@ -89,6 +93,7 @@ async function main(): Promise<void> {
           return x.reads / x.seconds;
         }));
         if (v.server === 'memview') {
+          await prepareSource();
           r.hole.push(await withServer(() => start(v), async (s) => {
             const x = mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw'), { skip: holeSkip, count: 1024 }));
             noteRss(s);
