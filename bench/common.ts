@@ -25,6 +25,9 @@ export interface BenchRow {
   baseline?: { name: string; value: number };
   /** value / baseline when measured round by round (median of the per-round ratios); else value / baseline.value. */
   ratio?: number;
+  /** Every round's figure (value is their median), and the baseline's, for results.json. */
+  samples?: number[];
+  baselineSamples?: number[];
   /** Human-readable target, e.g. ">= 0.9 x passthrough". */
   target?: string;
   /** Whether the target is met (undefined: no target). */

@@ -134,7 +134,7 @@ function compared(
 ): BenchRow {
   const value = median(values[key]);
   const ratio = median(values[key].map((v, i) => v / values[base][i]));
-  const r: BenchRow = { ...row, value, baseline: { name: base, value: median(values[base]) }, ratio };
+  const r: BenchRow = { ...row, value, baseline: { name: base, value: median(values[base]) }, ratio, samples: values[key], baselineSamples: values[base] };
   if (min === undefined) return r;
   return { ...r, target: `>= ${min} x ${base}${absolute ? ` and >= ${absolute.label}` : ''}`, ok: ratio >= min && (!absolute || value >= absolute.value) };
 }
@@ -185,11 +185,11 @@ async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch): Pr
   const ceiling = median(v['no-I/O passthrough']);
   return [
     { ...g, name: 'source file, dd bs=1M (physical limit)', value: source },
-    { ...g, name: 'passthrough of the source, dd bs=1M (stack ceiling)', value: median(v.passthrough), baseline: { name: 'source', value: source } },
+    { ...g, name: 'passthrough of the source, dd bs=1M (stack ceiling)', value: median(v.passthrough), baseline: { name: 'source', value: source }, samples: v.passthrough },
     ...['padded.raw', 'memory.lime', 'memory.elf', 'raw.bin'].map((view) => compared({ ...g, name: `${view} via memview, dd bs=1M` }, v, view, 'passthrough', 0.9, target)),
-    { ...g, name: 'passthrough with direct_io, dd bs=1M', value: median(v['passthrough direct_io']), baseline: { name: 'source', value: source } },
+    { ...g, name: 'passthrough with direct_io, dd bs=1M', value: median(v['passthrough direct_io']), baseline: { name: 'source', value: source }, samples: v['passthrough direct_io'] },
     compared({ ...g, name: 'raw.bin via memview --direct-io, dd bs=1M' }, v, 'raw.bin --direct-io', 'passthrough direct_io', 0.9, target),
-    { ...g, name: 'passthrough answering zeros without I/O (request ceiling), dd bs=1M', value: ceiling, note: `${Math.round((ceiling * 1e6) / 131072)} requests/s of 128 KiB` },
+    { ...g, name: 'passthrough answering zeros without I/O (request ceiling), dd bs=1M', value: ceiling, note: `${Math.round((ceiling * 1e6) / 131072)} requests/s of 128 KiB`, samples: v['no-I/O passthrough'] },
   ];
 }
 
@@ -212,7 +212,7 @@ async function hole(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<
   const name = `${(count / 1024).toFixed(1)} GiB hole of padded.raw`;
   const row = (label: string, key: string): BenchRow => {
     const value = median(v[key]);
-    return { group: 'hole', name: `${name}${label}, dd bs=1M`, value, unit: 'MB/s', target: '>= 2000 MB/s', ok: value >= 2000 };
+    return { group: 'hole', name: `${name}${label}, dd bs=1M`, value, unit: 'MB/s', target: '>= 2000 MB/s', ok: value >= 2000, samples: v[key] };
   };
   return [row('', 'default'), row(', memview --direct-io', 'direct-io')];
 }
@@ -237,7 +237,7 @@ async function random(ctx: BenchContext, scratch: string, rss: RssWatch): Promis
       }),
   });
   return [
-    { group: 'random', name: `passthrough, ${RANDOM_READS} random 4 KiB reads`, value: median(v.passthrough), unit: 'reads/s' },
+    { group: 'random', name: `passthrough, ${RANDOM_READS} random 4 KiB reads`, value: median(v.passthrough), unit: 'reads/s', samples: v.passthrough },
     compared({ group: 'random', name: `padded.raw via memview, ${RANDOM_READS} random 4 KiB reads in RAM`, unit: 'reads/s' }, v, 'padded.raw', 'passthrough', 0.8),
   ];
 }
