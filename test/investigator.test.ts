@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
+import { BIN, memview, ROOT, run, RunningMount, startMount, tempDir } from './helpers/cli';
 import { expectedPadded, expectedRaw, fileSha256, iomemText, Range, sha256, writeMachine } from './helpers/machine';
 
 /**
@@ -40,6 +40,12 @@ describe('an investigator at work', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
+  it('--version prints the version of package.json (for the case notes)', async () => {
+    const r = await memview('--version');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
   it('export never overwrites the evidence, not even through a hard link or a symlink', async () => {
     const hard = path.join(tmp, 'hardlink.raw');
     const soft = path.join(tmp, 'symlink.raw');
@@ -65,6 +71,15 @@ describe('an investigator at work', () => {
     const missing = path.join(tmp, 'no such dir', 'out.raw');
     oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', missing), 2, `memview: ${missing}: cannot create: directory ${path.dirname(missing)} does not exist`);
     oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', tmp), 2, new RegExp(`^memview: ${tmp}: is a directory; give a file name`));
+  });
+
+  it('an unknown --view lists the views, a machine\'s many range files as one entry', async () => {
+    const many = writeMachine(path.join(tmp, 'many'), [0, 1, 2, 3, 4, 5].map((i) => ({ start: 0x100000 * (i + 1), end: 0x100000 * (i + 1) + 0xfff })));
+    oneLine(
+      await memview('export', many.raw, '--map', many.iomem, '--view', 'bogus', '-o', path.join(tmp, 'o'), '--vmcoreinfo', 'off'),
+      2,
+      /; one of: padded\.raw, memory\.lime, .*crash\.args, ranges\/… \(6 files, listed by memview info\), README\.txt, info\.json$/,
+    );
   });
 
   it('a pipe as the source is refused with the reason, not "file is empty"', async () => {

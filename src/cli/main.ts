@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
@@ -13,6 +14,15 @@ import { buildViews, findView } from '../views/index';
 import { describeSource } from '../views/info';
 import { exportFile, progressBar } from './export';
 import { collect, mapCommand, MapFlags } from './map-command';
+
+/** The version in memview's package.json (the nearest one above this file, in dist/ or not). */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')).version;
+  }
+  return 'unknown';
+}
 
 interface SourceFlags {
   map?: string;
@@ -69,6 +79,8 @@ function human(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 function printInfo(source: Source): void {
   const views = buildViews(source);
   const d = describeSource(source, views);
@@ -76,7 +88,7 @@ function printInfo(source: Source): void {
   out.write(`source   ${d.source.path}\n`);
   out.write(`format   ${d.source.format} (${d.source.detectedBy})\n`);
   out.write(`size     ${d.source.size} bytes (${human(d.source.size)})\n`);
-  out.write(`map      ${d.map.origin}: ${d.map.ranges.length} RAM ranges, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
+  out.write(`map      ${d.map.origin}: ${plural(d.map.ranges.length, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
   for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
   out.write('views\n');
   const width = Math.max(14, ...views.map((v) => v.name.length));
@@ -85,6 +97,15 @@ function printInfo(source: Source): void {
     for (const n of v.notes ?? []) out.write(`  ${''.padEnd(width)} ${''.padStart(16)}  note: ${n}\n`);
   }
   for (const n of d.notes) out.write(`note     ${n}\n`);
+}
+
+/** The view names for a message; a machine's many ranges/*.bin files (in a row) as one entry. */
+function viewNames(views: readonly { name: string }[]): string {
+  const names = views.map((v) => v.name);
+  const first = names.findIndex((n) => n.startsWith('ranges/'));
+  const count = names.filter((n) => n.startsWith('ranges/')).length;
+  if (count <= 4) return names.join(', ');
+  return [...names.slice(0, first), `ranges/… (${count} files, listed by memview info)`, ...names.slice(first + count)].join(', ');
 }
 
 function unmountDir(dir: string, force: boolean): Promise<void> {
@@ -152,6 +173,7 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
 export function buildProgram(): Command {
   const program = new Command('memview')
     .description('Mount a Linux physical-memory image and serve it as padded, LiME and ELF files at once, without a copy')
+    .version(packageVersion(), '--version', 'print the memview version (for the case notes)')
     .option('--debug', 'show stack traces on errors')
     // Set before the subcommands are created: they copy these settings.
     .exitOverride()
@@ -203,7 +225,7 @@ export function buildProgram(): Command {
         const views = buildViews(source);
         if (source.mapOrigin.startsWith('auto:')) process.stderr.write(`memview: map ${source.mapOrigin}\n`);
         const view = findView(views, flags.view);
-        if (!view) throw new InputError(`--view: unknown view ${JSON.stringify(flags.view)}; one of: ${views.map((v) => v.name).join(', ')}`);
+        if (!view) throw new InputError(`--view: unknown view ${JSON.stringify(flags.view)}; one of: ${viewNames(views)}`);
         await exportFile(view.file, path.resolve(flags.output), src, !!flags.force, progressBar(process.stderr));
       } finally {
         source.close();

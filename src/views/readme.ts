@@ -10,7 +10,7 @@ export function readmeText(source: Source, names: readonly string[]): string {
   const has = (n: string) => names.includes(n);
   const kernel = source.kernel?.chosen;
   const lines = [
-    `memview: views of ${source.path} (${source.format}), ${source.ranges.length} RAM ranges.`,
+    `memview: views of ${source.path} (${source.format}), ${source.ranges.length} RAM range${source.ranges.length === 1 ? '' : 's'}.`,
     kernel
       ? `Kernel: Linux ${kernel.facts.osrelease} (its VMCOREINFO note, found in RAM, is in memory.elf${has('vmcore') ? ' and vmcore' : ''}).`
       : 'Kernel: no usable VMCOREINFO note found in RAM (see info.json); drgn and crash will not recognise a kernel in memory.elf.',
