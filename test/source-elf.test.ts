@@ -51,7 +51,7 @@ describe('ELF core sources', () => {
       expect(src.source.format).toBe('elf');
       expect(src.source.mapOrigin).toMatch(/QEMU dump-guest-memory/);
       const notes = src.source.notes.join('\n');
-      expect(notes).toMatch(/ELF notes: 2x CORE\/1, 2x QEMU\/0/);
+      expect(notes).toMatch(/ELF notes: 2x CORE NT_PRSTATUS, 2x QEMU CPU state/);
       expect(notes).toMatch(/skipped 1 PT_LOADs with p_paddr -1/);
       expect(notes).toMatch(/PT_LOAD #3 \(p_paddr 0x1000000\): p_filesz < p_memsz, 0x8000 bytes at 0x1008000 read as zeros/);
       expect(src.source.ranges).toEqual([

@@ -205,11 +205,25 @@ function insertSorted(list: Segment[], s: Segment): void {
   list.splice(i, 0, s);
 }
 
+/** Note names and types as readelf spells them (elf.h; QEMU's dump.c). */
+const NOTE_NAMES: Record<string, string> = {
+  'CORE/1': 'CORE NT_PRSTATUS',
+  'CORE/2': 'CORE NT_PRFPREG',
+  'CORE/3': 'CORE NT_PRPSINFO',
+  'CORE/4': 'CORE NT_TASKSTRUCT',
+  'CORE/6': 'CORE NT_AUXV',
+  'VMCOREINFO/0': 'VMCOREINFO',
+  'QEMU/0': 'QEMU CPU state',
+};
+
 /** What the notes say about who wrote the core (shown by `info`). */
 export function describeNotes(notes: readonly ElfNote[]): string[] {
   if (notes.length === 0) return ['ELF notes: none'];
   const counts = new Map<string, number>();
-  for (const n of notes) counts.set(`${n.name}/${n.type}`, (counts.get(`${n.name}/${n.type}`) ?? 0) + 1);
+  for (const n of notes) {
+    const key = NOTE_NAMES[`${n.name}/${n.type}`] ?? `${n.name} type ${hex(n.type)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
   const out = [`ELF notes: ${[...counts].map(([k, c]) => (c > 1 ? `${c}x ${k}` : k)).join(', ')}`];
   const vmcoreinfo = notes.find((n) => n.name === 'VMCOREINFO');
   const release = vmcoreinfo ? /^OSRELEASE=(.*)$/m.exec(vmcoreinfo.desc.toString('latin1'))?.[1] : undefined;
