@@ -111,6 +111,22 @@ describe('an investigator at work', () => {
     oneLine(await memview('info', m.raw, '--map', big), 2, `memview: ${big}: ${600 * 2 ** 20} bytes is too large for a memory map (/proc/iomem or a boot log); is this the image?`);
   });
 
+  it('a mountpoint reached through a symlink stays mounted and unmounts by that name', async () => {
+    const real = path.join(tmp, 'real-mnt');
+    const link = path.join(tmp, 'link-mnt');
+    fs.mkdirSync(real);
+    fs.symlinkSync(real, link);
+    const mt = await startMount(m.raw, link, ['--map', m.iomem, '--vmcoreinfo', 'off']);
+    mounts.push(mt);
+    await new Promise((r) => setTimeout(r, 1500)); // the mount process polls the mount table every 500 ms
+    expect(mt.child.exitCode, mt.output()).toBeNull();
+    expect((await run('cat', [path.join(link, 'iomem.txt')])).stdout).toBe(iomemText(RANGES).split('\n').filter((l) => / : System RAM$/.test(l)).join('\n') + '\n');
+    const r = await memview('umount', link);
+    expect(r.stderr).toBe('');
+    expect(await mt.stop()).toBe(0);
+    expect(fs.readdirSync(real)).toEqual([]);
+  });
+
   it('suggested commands quote paths with spaces: they work when pasted', async () => {
     const dir = path.join(tmp, 'mnt point');
     const r = await memview('mount', m.raw, dir, '--map', m.iomem);

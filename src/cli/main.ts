@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
 import { InputError, shellQuote } from '../errors';
-import { checkMountpoint, mountedPaths } from '../fuse/mountpoint';
+import { canonicalPath, checkMountpoint, mountedPaths } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
@@ -110,9 +110,11 @@ function viewNames(views: readonly { name: string }[]): string {
 
 function unmountDir(dir: string, force: boolean): Promise<void> {
   // A stale mount (its process killed) is still listed, so this only catches a wrong directory.
-  if (!mountedPaths().has(path.resolve(dir))) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
+  // fusermount wants the path the mount table lists, not a symlink to it.
+  const target = canonicalPath(dir);
+  if (!mountedPaths().has(target)) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
   return new Promise((resolve, reject) => {
-    execFile('fusermount', [force ? '-uz' : '-u', dir], (err, _out, stderr) => {
+    execFile('fusermount', [force ? '-uz' : '-u', target], (err, _out, stderr) => {
       if (!err) return resolve();
       const msg = String(stderr).trim().replace(/^fusermount: /, '');
       reject(new InputError(`${dir}: cannot unmount: ${msg || err.message}${force ? '' : ` (if the mount is stale or busy: memview umount --force ${shellQuote(dir)})`}`));

@@ -37,7 +37,23 @@ export function checkMountpoint(dir: string): string {
     throw new InputError(`${dir}: cannot use as mountpoint: ${(e as Error).message}`);
   }
   if (!stat.isDirectory()) throw new InputError(`${dir}: mountpoint is not a directory`);
-  if (mountedPaths().has(abs)) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${shellQuote(dir)}`);
-  if (fs.readdirSync(abs).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
-  return abs;
+  // The mount table lists the real path: through a symlink, `abs` would never be seen as mounted.
+  const real = canonicalPath(abs);
+  if (mountedPaths().has(real)) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${shellQuote(dir)}`);
+  if (fs.readdirSync(real).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
+  return real;
+}
+
+/** A directory as the mount table names it: symlinks resolved (a stale mount itself cannot be resolved: its parent is). */
+export function canonicalPath(dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
 }

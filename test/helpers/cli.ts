@@ -38,7 +38,12 @@ export function tempDir(prefix = 'memview-test-'): string {
 }
 
 function isMounted(dir: string): boolean {
-  const abs = path.resolve(dir);
+  let abs = path.resolve(dir);
+  try {
+    abs = fs.realpathSync(abs); // the mount table lists the real path, not a symlink to it
+  } catch {
+    // a stale mount cannot be resolved
+  }
   // mountinfo escapes spaces and other bytes as octal (\040).
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => decode(l.split(' ')[4] ?? '') === abs);
