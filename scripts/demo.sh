@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 memview() { node bin/memview "$@"; }
 sample=fixtures/sample
-[ -f "$sample/machine.raw" ] || node dist/scripts/make-sample.js "$sample"
+for f in machine.raw machine.iomem machine.dmesg; do [ -f "$sample/$f" ] || { node dist/scripts/make-sample.js "$sample"; break; }; done   # also a sample left by an older version
 mnt=$(mktemp -d /tmp/memview-demo.XXXXXX)
 cleanup() { memview umount "$mnt" 2>/dev/null || true; wait 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; }
 trap cleanup EXIT

@@ -38,15 +38,18 @@ export function tempDir(prefix = 'memview-test-'): string {
 }
 
 function isMounted(dir: string): boolean {
-  let abs = path.resolve(dir);
-  try {
-    abs = fs.realpathSync(abs); // the mount table lists the real path, not a symlink to it
-  } catch {
-    // a stale mount cannot be resolved
-  }
   // mountinfo escapes spaces and other bytes as octal (\040).
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => decode(l.split(' ')[4] ?? '') === abs);
+  const listed = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => decode(l.split(' ')[4] ?? ''));
+  const abs = path.resolve(dir);
+  if (listed.includes(abs)) return true;
+  // Through a symlink the table lists the real path. Resolved only now: a stat of a mounted root
+  // would put its attributes in this process's cache and hide a later stale mount (ENOTCONN).
+  try {
+    return listed.includes(fs.realpathSync(abs));
+  } catch {
+    return false;
+  }
 }
 
 export interface RunningMount {
