@@ -26,12 +26,12 @@ describe('streaming needle search', () => {
   fs.writeFileSync(file, data);
   const expected = [naive(data, a), naive(data, b)];
 
-  for (const parallel of [false, true]) {
+  for (const simd of [false, true]) {
     for (const chunkSize of [4096, 65539, 4 * 1024 * 1024]) {
-      it(`finds each hit exactly once (${parallel ? 'worker threads' : 'one thread'}, ${chunkSize}-byte chunks)`, () => {
+      it(`finds each hit exactly once (${simd ? 'SIMD' : 'Buffer.indexOf'}, ${chunkSize}-byte chunks)`, () => {
         const fd = fs.openSync(file, 'r');
         try {
-          const r = searchFile(fd, data.length, [a, b], { chunkSize, maxHits: 100, parallel });
+          const r = searchFile(fd, data.length, [a, b], { chunkSize, maxHits: 100, simd });
           expect(r.hits).toEqual(expected);
           expect(r.capped).toBe(false);
         } finally {
@@ -41,6 +41,24 @@ describe('streaming needle search', () => {
     }
   }
 
+  it('data where every other byte is a candidate (first and compared byte match) still finds the real hits', () => {
+    // 'B' at even offsets, 'l' at odd ones: every even offset matches the log needle's 'B' and its 'l' 21 bytes on.
+    const busy = Buffer.alloc(1024 * 1024 + 64, 'Bl');
+    a.copy(busy, 700_001);
+    b.copy(busy, busy.length - b.length);
+    const f = path.join(tmp, 'busy.bin');
+    fs.writeFileSync(f, busy);
+    const fd = fs.openSync(f, 'r');
+    try {
+      for (const simd of [false, true]) {
+        const r = searchFile(fd, busy.length, [a, b], { chunkSize: busy.length, maxHits: 100, simd });
+        expect(r.hits).toEqual([[700_001], [busy.length - b.length]]);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   it('stops collecting at maxHits and says so', () => {
     const many = Buffer.alloc(200_000, 'x');
     for (let i = 0; i < 50; i++) a.copy(many, i * 4000);
@@ -48,8 +66,8 @@ describe('streaming needle search', () => {
     fs.writeFileSync(f, many);
     const fd = fs.openSync(f, 'r');
     try {
-      for (const parallel of [false, true]) {
-        const r = searchFile(fd, many.length, [a, b], { chunkSize: 10_000, maxHits: 20, parallel });
+      for (const simd of [false, true]) {
+        const r = searchFile(fd, many.length, [a, b], { chunkSize: 10_000, maxHits: 20, simd });
         expect(r.hits[0]).toEqual(Array.from({ length: 20 }, (_, i) => i * 4000));
         expect(r.capped).toBe(true);
       }

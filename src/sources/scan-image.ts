@@ -7,7 +7,7 @@ import { searchFile } from './needle-search';
 
 /**
  * One sequential pass over an image for the boot log's map header and the
- * VMCOREINFO note (src/sources/needle-search.ts: large reads, Buffer.indexOf,
+ * VMCOREINFO note (src/sources/needle-search.ts: large reads, a SIMD search,
  * overlapping chunks); the bytes around each hit are read afterwards.
  */
 
@@ -24,8 +24,8 @@ export interface NeedleHits {
 }
 
 /** Finds every needle hit in [0, size) of `fd` (file offsets of the needle's first byte). */
-export function findNeedles(fd: number, size: number, chunkSize = CHUNK, parallel?: boolean): NeedleHits {
-  const r = searchFile(fd, size, [LOG_NEEDLE, VMCOREINFO_NEEDLE], { chunkSize, maxHits: MAX_HITS, parallel });
+export function findNeedles(fd: number, size: number, chunkSize = CHUNK, simd?: boolean): NeedleHits {
+  const r = searchFile(fd, size, [LOG_NEEDLE, VMCOREINFO_NEEDLE], { chunkSize, maxHits: MAX_HITS, simd });
   return { log: r.hits[0], vmcoreinfo: r.hits[1], capped: r.capped };
 }
 
