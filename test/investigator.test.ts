@@ -46,6 +46,20 @@ describe('an investigator at work', () => {
     expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
   });
 
+  it('reading the evidence leaves its access time alone (O_NOATIME: timelines rely on it)', async () => {
+    const ev = writeMachine(path.join(tmp, 'atime'), RANGES, SALT);
+    const old = new Date('2020-01-01T00:00:00Z');
+    fs.utimesSync(ev.raw, old, fs.statSync(ev.raw).mtime); // atime < mtime: relatime would update it on the next read
+    expect((await memview('info', ev.raw, '--map', ev.iomem)).code).toBe(0);
+    expect((await memview('export', ev.raw, '--map', ev.iomem, '--view', 'raw', '-o', '/dev/null')).code).toBe(0);
+    const dir = path.join(tmp, 'atime-mnt');
+    const mt = await startMount(ev.raw, dir, ['--map', ev.iomem]);
+    mounts.push(mt);
+    expect((await run('sha256sum', [path.join(dir, 'raw.bin')])).stdout.split(' ')[0]).toBe(sha256(expectedRaw(RANGES, SALT)));
+    await mt.stop();
+    expect(fs.statSync(ev.raw).atime.toISOString()).toBe(old.toISOString());
+  });
+
   it('export never overwrites the evidence, not even through a hard link or a symlink', async () => {
     const hard = path.join(tmp, 'hardlink.raw');
     const soft = path.join(tmp, 'symlink.raw');

@@ -3,7 +3,8 @@ import { InputError } from '../errors';
 
 /**
  * A source image opened read-only (it is evidence: never O_RDWR, never
- * written). Parsers read headers through `readAt` at mount time.
+ * written, its access time left alone). Parsers read headers through
+ * `readAt` at mount time.
  */
 export class ImageFile {
   readonly size: number;
@@ -17,7 +18,7 @@ export class ImageFile {
   static open(path: string): ImageFile {
     let fd: number;
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY);
+      fd = openReadOnly(path);
     } catch (e) {
       throw new InputError(`${path}: ${describeOpenError(e)}`);
     }
@@ -49,6 +50,23 @@ export class ImageFile {
   close(): void {
     fs.closeSync(this.fd);
   }
+}
+
+/**
+ * O_RDONLY, plus O_NOATIME where allowed (the file's owner, or root): reading
+ * evidence must not touch its access time, which timelines rely on. Others
+ * get EPERM for O_NOATIME and open without it.
+ */
+function openReadOnly(path: string): number {
+  const { O_RDONLY, O_NOATIME } = fs.constants;
+  if (O_NOATIME !== undefined) {
+    try {
+      return fs.openSync(path, O_RDONLY | O_NOATIME);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    }
+  }
+  return fs.openSync(path, O_RDONLY);
 }
 
 export function describeOpenError(e: unknown): string {
