@@ -96,6 +96,14 @@ describe('an investigator at work', () => {
     );
   });
 
+  it('--view vmcore on an image without a kernel note says why it is missing', async () => {
+    oneLine(
+      await memview('export', m.raw, '--map', m.iomem, '--view', 'vmcore', '-o', path.join(tmp, 'vmcore')),
+      2,
+      `memview: --view: vmcore is not served for ${m.raw}: no usable VMCOREINFO note in its RAM (memview info says why); memory.elf is the physical core`,
+    );
+  });
+
   it('a pipe as the source is refused with the reason, not "file is empty"', async () => {
     const r = await sh(`cat ${q(m.raw)} | ${q(process.execPath)} ${q(BIN)} info /dev/stdin --map ${q(m.iomem)}`);
     oneLine(r, 2, 'memview: /dev/stdin: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first');

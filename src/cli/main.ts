@@ -227,6 +227,9 @@ export function buildProgram(): Command {
         const views = buildViews(source);
         if (source.mapOrigin.startsWith('auto:')) process.stderr.write(`memview: map ${source.mapOrigin}\n`);
         const view = findView(views, flags.view);
+        if (!view && flags.view === 'vmcore') {
+          throw new InputError(`--view: vmcore is not served for ${src}: no usable VMCOREINFO note in its RAM (memview info says why); memory.elf is the physical core`);
+        }
         if (!view) throw new InputError(`--view: unknown view ${JSON.stringify(flags.view)}; one of: ${viewNames(views)}`);
         await exportFile(view.file, path.resolve(flags.output), src, !!flags.force, progressBar(process.stderr));
       } finally {
