@@ -104,6 +104,25 @@ describe('an investigator at work', () => {
     );
   });
 
+  it('umount refuses a mount that is not memview\'s (as root fusermount would unmount anything)', async () => {
+    // Root: a tmpfs of our own (never a real disk). Others: /proc, which fusermount cannot unmount for them anyway.
+    let dir = '/proc';
+    let fstype = 'proc';
+    if (process.getuid?.() === 0) {
+      dir = path.join(tmp, 'tmpfs');
+      fs.mkdirSync(dir);
+      expect((await run('mount', ['-t', 'tmpfs', 'none', dir])).code).toBe(0);
+      fstype = 'tmpfs';
+    }
+    try {
+      oneLine(await memview('umount', dir), 2, `memview: ${dir}: not a memview mount (${fstype}); not unmounting it`);
+      oneLine(await memview('umount', '--force', dir), 2, `memview: ${dir}: not a memview mount (${fstype}); not unmounting it`);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).toContain(` ${dir} `);
+    } finally {
+      if (dir !== '/proc') await run('umount', [dir]);
+    }
+  });
+
   it('a pipe as the source is refused with the reason, not "file is empty"', async () => {
     const r = await sh(`cat ${q(m.raw)} | ${q(process.execPath)} ${q(BIN)} info /dev/stdin --map ${q(m.iomem)}`);
     oneLine(r, 2, 'memview: /dev/stdin: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
 import { InputError, shellQuote } from '../errors';
-import { canonicalPath, checkMountpoint, mountedPaths } from '../fuse/mountpoint';
+import { canonicalPath, checkMountpoint, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
@@ -112,7 +112,10 @@ function unmountDir(dir: string, force: boolean): Promise<void> {
   // A stale mount (its process killed) is still listed, so this only catches a wrong directory.
   // fusermount wants the path the mount table lists, not a symlink to it.
   const target = canonicalPath(dir);
-  if (!mountedPaths().has(target)) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
+  const mounted = mountTable().filter((m) => m.mountpoint === target).pop(); // the last one is on top
+  if (!mounted) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
+  // As root, fusermount unmounts anything: never the disk the evidence is on.
+  if (mounted.fstype !== MEMVIEW_FSTYPE) return Promise.reject(new InputError(`${dir}: not a memview mount (${mounted.fstype}); not unmounting it`));
   return new Promise((resolve, reject) => {
     execFile('fusermount', [force ? '-uz' : '-u', target], (err, _out, stderr) => {
       if (!err) return resolve();

@@ -2,8 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, shellQuote } from '../errors';
 
-/** Mounts in /proc/self/mountinfo: mount point (field 5, octal escapes decoded) and device (field 3, `major:minor`). */
-export function mountTable(): { mountpoint: string; device: string }[] {
+/**
+ * Mounts in /proc/self/mountinfo: mount point (field 5, octal escapes
+ * decoded), device (field 3, `major:minor`) and filesystem type (after the
+ * ` - ` separator; ours is `fuse.memview`).
+ */
+export function mountTable(): { mountpoint: string; device: string; fstype: string }[] {
   let text = '';
   try {
     text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
@@ -13,9 +17,12 @@ export function mountTable(): { mountpoint: string; device: string }[] {
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
   return text.split('\n').filter(Boolean).map((l) => {
     const f = l.split(' ');
-    return { mountpoint: decode(f[4]), device: f[2] };
+    return { mountpoint: decode(f[4]), device: f[2], fstype: f[f.indexOf('-', 6) + 1] ?? '' };
   });
 }
+
+/** The filesystem type memview mounts have (fuse-native's `subtype`). */
+export const MEMVIEW_FSTYPE = 'fuse.memview';
 
 /** Mount points currently mounted. */
 export function mountedPaths(): Set<string> {

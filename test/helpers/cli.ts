@@ -37,19 +37,29 @@ export function tempDir(prefix = 'memview-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-function isMounted(dir: string): boolean {
+/** The path under which the mount table lists `dir` (itself, or where its symlink points), or null. */
+function listedAs(dir: string): string | null {
   // mountinfo escapes spaces and other bytes as octal (\040).
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
   const listed = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => decode(l.split(' ')[4] ?? ''));
   const abs = path.resolve(dir);
-  if (listed.includes(abs)) return true;
+  if (listed.includes(abs)) return abs;
   // Through a symlink the table lists the real path. Resolved only now: a stat of a mounted root
-  // would put its attributes in this process's cache and hide a later stale mount (ENOTCONN).
-  try {
-    return listed.includes(fs.realpathSync(abs));
-  } catch {
-    return false;
+  // would put its attributes in this process's cache and hide a later stale mount (ENOTCONN);
+  // a stale mount cannot be resolved at all, but the symlink itself can be read.
+  for (const resolve of [() => fs.realpathSync(abs), () => path.resolve(path.dirname(abs), fs.readlinkSync(abs))]) {
+    try {
+      const real = resolve();
+      if (listed.includes(real)) return real;
+    } catch {
+      // next way
+    }
   }
+  return null;
+}
+
+function isMounted(dir: string): boolean {
+  return listedAs(dir) !== null;
 }
 
 export interface RunningMount {
@@ -81,7 +91,8 @@ export function startMount(source: string, dir: string, args: string[] = [], tim
   const stop = async () => {
     if (!done) child.kill('SIGTERM');
     const code = await exited;
-    if (isMounted(dir)) await run('fusermount', ['-uz', dir]);
+    const listed = listedAs(dir);
+    if (listed) await run('fusermount', ['-uz', listed]);
     return code;
   };
   return new Promise((resolve, reject) => {
