@@ -123,6 +123,17 @@ describe('an investigator at work', () => {
     }
   });
 
+  // Runs where /dev/fuse is closed to other users (containers: mode 0600) and we can become nobody.
+  const fuseClosed = process.getuid?.() === 0 && fs.existsSync('/dev/fuse') && (fs.statSync('/dev/fuse').mode & 0o006) !== 0o006;
+  it.runIf(fuseClosed)('mount without access to /dev/fuse: one line that says so (not libfuse\'s line and "fuse failed")', async () => {
+    const dir = path.join(tmp, 'nobody-mnt');
+    fs.mkdirSync(dir);
+    fs.chownSync(dir, 65534, 65534);
+    fs.chmodSync(tmp, 0o755);
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'mount', m.raw, dir, '--map', m.iomem]);
+    oneLine(r, 1, 'memview: /dev/fuse: permission denied; mounting needs read-write access to it (root, or a system where it is mode 0666)');
+  });
+
   it('a pipe as the source is refused with the reason, not "file is empty"', async () => {
     const r = await sh(`cat ${q(m.raw)} | ${q(process.execPath)} ${q(BIN)} info /dev/stdin --map ${q(m.iomem)}`);
     oneLine(r, 2, 'memview: /dev/stdin: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
 import { InputError, shellQuote } from '../errors';
-import { canonicalPath, checkMountpoint, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
+import { canonicalPath, checkFuseDevice, checkMountpoint, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
@@ -127,6 +127,7 @@ function unmountDir(dir: string, force: boolean): Promise<void> {
 
 async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean; directIo?: boolean }): Promise<void> {
   const mountpoint = checkMountpoint(dir);
+  checkFuseDevice();
   const source = await openWithKernel(src, flags);
   const views = buildViews(source);
   // Catch signals from the start: one that lands while mounting unmounts right after.

@@ -64,3 +64,18 @@ export function canonicalPath(dir: string): string {
     }
   }
 }
+
+/**
+ * Mounting needs read-write access to /dev/fuse; without it libfuse prints its
+ * own line and fails with "fuse failed". Checked first, with the fix.
+ */
+export function checkFuseDevice(device = '/dev/fuse'): void {
+  try {
+    fs.accessSync(device, fs.constants.R_OK | fs.constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${device}: no such device; load the fuse module (modprobe fuse), or give the container --device /dev/fuse`);
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`${device}: permission denied; mounting needs read-write access to it (root, or a system where it is mode 0666)`);
+    throw e;
+  }
+}
