@@ -109,6 +109,8 @@ export interface Server {
   readySeconds: number;
   /** Peak resident set of the server so far (VmHWM), bytes. */
   peakRss(): number;
+  /** CPU time the server process has used so far (user + system, all its threads), seconds. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -138,6 +140,11 @@ export function startServer(script: string, args: string[], dir: string, timeout
     peakRss: () => {
       const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return m ? Number(m[1]) * 1024 : 0;
+    },
+    cpuSeconds: () => {
+      // /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks (USER_HZ, 100 on Linux), after the ")" of the name.
+      const fields = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
     },
     stop: async () => {
       if (alive) child.kill('SIGTERM');

@@ -147,19 +147,40 @@ class RssWatch {
   }
 }
 
+/**
+ * Server CPU per GiB served (user + system of the FUSE server process while
+ * dd reads): the cost of the read path itself, which load from other
+ * processes on the machine barely changes, unlike MB/s.
+ */
+class CpuLog {
+  readonly perGiB: Record<string, number[]> = {};
+  async measure(key: string, server: Server, read: () => Promise<{ bytes: number; seconds: number }>): Promise<{ bytes: number; seconds: number }> {
+    const before = server.cpuSeconds();
+    const r = await read();
+    const ms = (server.cpuSeconds() - before) * 1000;
+    (this.perGiB[key] ??= []).push(ms / (r.bytes / GiB));
+    return r;
+  }
+}
+
 /** A fresh memview mount (cold FUSE page cache), one dd of `file`, MB/s. */
-function memviewDd(ctx: BenchContext, scratch: string, rss: RssWatch, file: string, extra: string[] = [], dd: { skip?: number; count?: number } = {}) {
+function memviewDd(ctx: BenchContext, scratch: string, rss: RssWatch, file: string, extra: string[] = [], dd: { skip?: number; count?: number } = {}, cpu?: CpuLog, key?: string) {
   return () =>
     withServer(() => startMemview(ctx.machine.raw, path.join(scratch, 'mnt'), ['--map', ctx.machine.iomem, ...extra]), async (s) => {
-      const r = mbPerSecond(await ddRead(path.join(s.dir, file), dd));
+      const read = () => ddRead(path.join(s.dir, file), dd);
+      const r = mbPerSecond(cpu && key ? await cpu.measure(key, s, read) : await read());
       rss.note(s);
       return r;
     });
 }
 
 /** A fresh passthrough mount, one dd of the source through it, MB/s. */
-function passthroughDd(ctx: BenchContext, scratch: string, args: string[] = []) {
-  return () => withServer(() => startPassthrough(ctx.machine.raw, path.join(scratch, 'pt'), args), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'machine.raw'))));
+function passthroughDd(ctx: BenchContext, scratch: string, args: string[] = [], cpu?: CpuLog, key?: string) {
+  return () =>
+    withServer(() => startPassthrough(ctx.machine.raw, path.join(scratch, 'pt'), args), async (s) => {
+      const read = () => ddRead(path.join(s.dir, 'machine.raw'));
+      return mbPerSecond(cpu && key ? await cpu.measure(key, s, read) : await read());
+    });
 }
 
 async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<BenchRow[]> {
@@ -168,15 +189,16 @@ async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch): Pr
   await ddRead(machine.raw); // warm the source
   const source = await repeatMedian(repeat, async () => mbPerSecond(await ddRead(machine.raw)));
   ctx.log('sequential: passthrough and every view, interleaved');
+  const cpu = new CpuLog();
   const v = await interleaved(ctx, {
-    passthrough: passthroughDd(ctx, scratch),
-    'padded.raw': memviewDd(ctx, scratch, rss, 'padded.raw'),
-    'memory.lime': memviewDd(ctx, scratch, rss, 'memory.lime'),
-    'memory.elf': memviewDd(ctx, scratch, rss, 'memory.elf'),
-    'raw.bin': memviewDd(ctx, scratch, rss, 'raw.bin'),
+    passthrough: passthroughDd(ctx, scratch, [], cpu, 'passthrough'),
+    'padded.raw': memviewDd(ctx, scratch, rss, 'padded.raw', [], {}, cpu, 'padded.raw'),
+    'memory.lime': memviewDd(ctx, scratch, rss, 'memory.lime', [], {}, cpu, 'memory.lime'),
+    'memory.elf': memviewDd(ctx, scratch, rss, 'memory.elf', [], {}, cpu, 'memory.elf'),
+    'raw.bin': memviewDd(ctx, scratch, rss, 'raw.bin', [], {}, cpu, 'raw.bin'),
     // The same with -o direct_io on both sides (memview mount --direct-io): no page cache in the way.
-    'passthrough direct_io': passthroughDd(ctx, scratch, ['--tuning', '{"directIo":true}']),
-    'raw.bin --direct-io': memviewDd(ctx, scratch, rss, 'raw.bin', ['--direct-io']),
+    'passthrough direct_io': passthroughDd(ctx, scratch, ['--tuning', '{"directIo":true}'], cpu, 'passthrough direct_io'),
+    'raw.bin --direct-io': memviewDd(ctx, scratch, rss, 'raw.bin', ['--direct-io'], {}, cpu, 'raw.bin --direct-io'),
     // What limits everything above: requests answered with no I/O at all (libfuse 2 sends <= 128 KiB each).
     'no-I/O passthrough': passthroughDd(ctx, scratch, ['--zeros']),
   });
@@ -190,6 +212,13 @@ async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch): Pr
     { ...g, name: 'passthrough with direct_io, dd bs=1M', value: median(v['passthrough direct_io']), baseline: { name: 'source', value: source }, samples: v['passthrough direct_io'] },
     compared({ ...g, name: 'raw.bin via memview --direct-io, dd bs=1M' }, v, 'raw.bin --direct-io', 'passthrough direct_io', 0.9, target),
     { ...g, name: 'passthrough answering zeros without I/O (request ceiling), dd bs=1M', value: ceiling, note: `${Math.round((ceiling * 1e6) / 131072)} requests/s of 128 KiB`, samples: v['no-I/O passthrough'] },
+    // The cost of the read path, nearly independent of other load: server CPU per GiB served.
+    { group: 'cpu', name: 'passthrough server CPU per GiB served', value: median(cpu.perGiB.passthrough), unit: 'ms/GiB', samples: cpu.perGiB.passthrough },
+    ...['padded.raw', 'memory.lime', 'memory.elf', 'raw.bin'].map((view) =>
+      compared({ group: 'cpu', name: `memview server CPU per GiB of ${view} served`, unit: 'ms/GiB' }, cpu.perGiB, view, 'passthrough'),
+    ),
+    { group: 'cpu', name: 'passthrough direct_io server CPU per GiB served', value: median(cpu.perGiB['passthrough direct_io']), unit: 'ms/GiB', samples: cpu.perGiB['passthrough direct_io'] },
+    compared({ group: 'cpu', name: 'memview --direct-io server CPU per GiB of raw.bin served', unit: 'ms/GiB' }, cpu.perGiB, 'raw.bin --direct-io', 'passthrough direct_io'),
   ];
 }
 
