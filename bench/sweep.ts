@@ -31,6 +31,7 @@ const VARIANTS: Variant[] = [
   { name: 'memview, cache 256K blocks, ra 1M', server: 'memview', settings: { tuning: { readaheadKb: 1024 }, store: { kind: 'cache', blockKiB: 256 } } },
   { name: 'memview, cache 64K blocks, ra 1M', server: 'memview', settings: { tuning: { readaheadKb: 1024 }, store: { kind: 'cache', blockKiB: 64 } } },
   { name: 'memview, async pread, ra 1M', server: 'memview', settings: { tuning: { readaheadKb: 1024 }, store: { kind: 'async' } } },
+  { name: 'memview, sync pread, ra 128K', server: 'memview', settings: { tuning: { readaheadKb: 0 }, store: { kind: 'sync' } } },
   { name: 'memview, sync pread, ra 1M', server: 'memview', settings: { tuning: { readaheadKb: 1024 }, store: { kind: 'sync' } } },
   { name: 'memview, sync pread, ra 4M', server: 'memview', settings: { tuning: { readaheadKb: 4096 }, store: { kind: 'sync' } } },
   { name: 'memview, sync pread, direct_io', server: 'memview', settings: { tuning: { directIo: true }, store: { kind: 'sync' } } },
