@@ -351,7 +351,7 @@ async function extras(ctx: BenchContext): Promise<BenchRow[]> {
 function formatValue(r: BenchRow): string {
   if (r.unit === 's') return r.value.toFixed(3);
   if (r.unit === 'MiB') return r.value.toFixed(1);
-  return Math.round(r.value).toString();
+  return r.value >= 100 ? Math.round(r.value).toString() : r.value.toFixed(2);
 }
 
 /** The results as a Markdown table (the README's Performance section pastes it). */
