@@ -134,6 +134,19 @@ describe('an investigator at work', () => {
     oneLine(r, 1, 'memview: /dev/fuse: permission denied; mounting needs read-write access to it (root, or a system where it is mode 0666)');
   });
 
+  it('info prints every fact info --json has', async () => {
+    // --vmcoreinfo off: the scan's timing would differ between the two runs.
+    const text = (await memview('info', m.raw, '--map', m.iomem, '--vmcoreinfo', 'off')).stdout;
+    const json = JSON.parse((await memview('info', m.raw, '--map', m.iomem, '--json', '--vmcoreinfo', 'off')).stdout);
+    const facts: string[] = [
+      json.source.path, json.source.format, json.source.detectedBy, String(json.source.size), json.source.mtime,
+      json.map.origin, String(json.map.ramBytes), ...json.map.ranges.flatMap((r: { start: string; end: string }) => [r.start, r.end]),
+      ...json.views.filter((v: { name: string }) => v.name !== 'info.json').flatMap((v: { name: string; size: number; notes?: string[] }) => [v.name, String(v.size), ...(v.notes ?? [])]),
+      ...json.notes,
+    ];
+    for (const f of facts) expect(text, f).toContain(f);
+  });
+
   it('a pipe as the source is refused with the reason, not "file is empty"', async () => {
     const r = await sh(`cat ${q(m.raw)} | ${q(process.execPath)} ${q(BIN)} info /dev/stdin --map ${q(m.iomem)}`);
     oneLine(r, 2, 'memview: /dev/stdin: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first');

@@ -88,6 +88,7 @@ function printInfo(source: Source): void {
   out.write(`source   ${d.source.path}\n`);
   out.write(`format   ${d.source.format} (${d.source.detectedBy})\n`);
   out.write(`size     ${d.source.size} bytes (${human(d.source.size)})\n`);
+  out.write(`mtime    ${d.source.mtime}\n`);
   out.write(`map      ${d.map.origin}: ${plural(d.map.ranges.length, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
   for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
   out.write('views\n');
