@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { physicalPieces } from '../engine/physical';
 import { ByteStore } from '../engine/store';
 import { VirtualFile } from '../engine/virtual-file';
@@ -53,7 +52,6 @@ export interface KernelHarvest {
   mode: ScanMode;
   scannedBytes: number;
   ramBytes: number;
-  ms: number;
   /** The copy memory.elf and vmcore carry, if any. */
   chosen: NoteCandidate | null;
   /** Every valid copy seen (in `first` mode: up to the one chosen). */
@@ -162,8 +160,7 @@ function hexField(v: string | undefined): bigint | undefined {
 
 /** Scans the source's RAM for VMCOREINFO notes (see ScanMode) and picks the one memory.elf and vmcore carry. */
 export async function harvestKernel(src: RamSource, mode: ScanMode = 'first'): Promise<KernelHarvest> {
-  const t0 = performance.now();
-  const h: KernelHarvest = { mode, scannedBytes: 0, ramBytes: totalLength(src.ranges), ms: 0, chosen: null, candidates: [], rejected: [], report: [] };
+  const h: KernelHarvest = { mode, scannedBytes: 0, ramBytes: totalLength(src.ranges), chosen: null, candidates: [], rejected: [], report: [] };
   if (mode === 'off') {
     h.report.push('VMCOREINFO scan off (--vmcoreinfo off): memory.elf carries no kernel note and vmcore is not served');
     return h;
@@ -174,7 +171,6 @@ export async function harvestKernel(src: RamSource, mode: ScanMode = 'first'): P
     // A source that cannot be read everywhere still mounts; its reads will say where.
     h.report.push(`VMCOREINFO scan stopped after ${h.scannedBytes} RAM bytes: ${(e as Error).message}`);
   }
-  h.ms = performance.now() - t0;
   choose(h);
   return h;
 }
@@ -296,7 +292,8 @@ function choose(h: KernelHarvest): void {
     : h.windowsOnly
       ? `searched where kernels put it (${h.windowsOnly.map(formatRange).join(', ')}):`
       : 'read all RAM:';
-  const scanned = `${how} ${h.scannedBytes} of ${h.ramBytes} RAM bytes in ${h.ms.toFixed(0)} ms`;
+  // No timings here: info.json must be the same bytes on every mount and export of the same source.
+  const scanned = `${how} ${h.scannedBytes} of ${h.ramBytes} RAM bytes`;
   for (const r of h.rejected) h.report.push(`not a usable VMCOREINFO note at physical ${hex(r.phys)}: ${r.reason}`);
   const texts = new Set(h.candidates.map((c) => c.note.text));
   if (texts.size > 1) {
@@ -331,7 +328,6 @@ export function kernelSummary(h: KernelHarvest) {
     vmcoreinfoScan: h.mode,
     scannedBytes: h.scannedBytes,
     ramBytes: h.ramBytes,
-    ms: Math.round(h.ms),
     chosen: h.chosen ? candidate(h.chosen) : null,
     candidates: h.candidates.map(candidate),
     rejected: h.rejected.map((r) => ({ phys: hex(r.phys), reason: r.reason })),
