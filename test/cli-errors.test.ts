@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memview, tempDir } from './helpers/cli';
-import { fileSha256, Range, writeMachine } from './helpers/machine';
+import { expectedLime, fileSha256, materialise, Range, writeMachine } from './helpers/machine';
 
 const RANGES: Range[] = [
   { start: 0x1000, end: 0x9fbff },
@@ -103,6 +103,16 @@ describe('bad input: one line, exit 2, the source untouched', () => {
   it('unknown options and a bad --cache-mb exit 2', async () => {
     expect((await memview('info', m.raw, '--bogus')).code).toBe(2);
     expectOneLineError(await memview('info', m.raw, '--map', m.iomem, '--cache-mb', 'lots'), 2, 'memview: --cache-mb: expected a whole number of MiB, got "lots"');
+  });
+
+  it('memview map on a LiME file says it carries its own ranges', async () => {
+    const lime = path.join(tmp, 'own-map.lime');
+    fs.writeFileSync(lime, materialise(expectedLime(RANGES)));
+    expectOneLineError(
+      await memview('map', lime),
+      2,
+      `memview: ${lime}: a lime image (LiME magic 0x4c694d45 at offset 0) carries its own RAM ranges; 'memview info ${lime}' lists them (memview map is for headerless raw images)`,
+    );
   });
 
   it('umount of a directory that is not mounted', async () => {
