@@ -1,3 +1,4 @@
+import { preadFully } from './pread';
 import * as fs from 'node:fs';
 import { LRUCache } from 'lru-cache';
 
@@ -38,17 +39,13 @@ export class FileStore implements ByteStore {
   constructor(private readonly fd: number) {}
 
   read(target: Buffer, targetOffset: number, length: number, position: number): Promise<void> {
-    let done = 0;
-    while (done < length) {
-      let n: number;
-      try {
-        n = fs.readSync(this.fd, target, targetOffset + done, length - done, position + done);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      if (n === 0) return Promise.reject(new SourceIOError(`short read at source offset 0x${(position + done).toString(16)}`));
-      done += n;
+    let done: number;
+    try {
+      done = preadFully(this.fd, target, targetOffset, length, position);
+    } catch (e) {
+      return Promise.reject(e);
     }
+    if (done < length) return Promise.reject(new SourceIOError(`short read at source offset 0x${(position + done).toString(16)}`));
     return Promise.resolve();
   }
 }

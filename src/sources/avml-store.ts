@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { preadFully } from '../engine/pread';
 import { LRUCache } from 'lru-cache';
 import { ByteStore, SourceIOError } from '../engine/store';
 import { hex } from '../errors';
@@ -136,12 +136,8 @@ export class AvmlStore implements ByteStore {
     // The scratch buffer is reused by the next read: parallel decodes read from a buffer of their own.
     if (!parallel && this.scratch.length < span) this.scratch = Buffer.allocUnsafe(span);
     const file = parallel ? Buffer.allocUnsafe(span) : this.scratch;
-    let done = 0;
-    while (done < span) {
-      const n = fs.readSync(this.fd, file, done, span - done, start + done);
-      if (n === 0) throw this.fail(`the file ends inside the Snappy chunk at file offset ${hex(start + done)} (truncated while mounted?)`);
-      done += n;
-    }
+    const done = preadFully(this.fd, file, 0, span, start);
+    if (done < span) throw this.fail(`the file ends inside the Snappy chunk at file offset ${hex(start + done)} (truncated while mounted?)`);
     const decoded: Promise<Buffer>[] = [];
     for (let i = first; i <= last; i++) {
       const at = chunks.fileOffset[i] - start + CHUNK_HEADER_SIZE;

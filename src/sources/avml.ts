@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { preadFully } from '../engine/pread';
 import { hex, InputError } from '../errors';
 import { AvmlStore, loadSnappy } from './avml-store';
 import { ImageFile } from './image-file';
@@ -62,14 +62,8 @@ class HeaderReader {
     if (pos < this.winStart || pos + n > this.winStart + this.winLength) {
       const want = this.wide ? this.buf.length : 64;
       const len = Math.max(0, Math.min(Math.max(want, n), this.size - pos));
-      let done = 0;
-      while (done < len) {
-        const got = fs.readSync(this.fd, this.buf, done, len - done, pos + done);
-        if (got === 0) break;
-        done += got;
-      }
       this.winStart = pos;
-      this.winLength = done;
+      this.winLength = preadFully(this.fd, this.buf, 0, len, pos);
     }
     const from = pos - this.winStart;
     return this.buf.subarray(from, Math.min(from + n, this.winLength));

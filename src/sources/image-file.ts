@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { preadFully } from '../engine/pread';
 import { InputError } from '../errors';
 
 /**
@@ -38,12 +39,7 @@ export class ImageFile {
   /** Up to `length` bytes at `position` (fewer at end of file). */
   readAt(position: number, length: number): Buffer {
     const buf = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(this.fd, buf, done, length - done, position + done);
-      if (n === 0) break;
-      done += n;
-    }
+    const done = preadFully(this.fd, buf, 0, length, position);
     return done === length ? buf : buf.subarray(0, done);
   }
 

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { preadFully } from '../engine/pread';
 import { SimdSearcher } from './simd-search';
 
 /**
@@ -24,13 +24,7 @@ export interface SearchOptions {
 }
 
 function readChunk(fd: number, buf: Uint8Array, pos: number, size: number): number {
-  let n = 0;
-  while (n < buf.length && pos + n < size) {
-    const got = fs.readSync(fd, buf, n, buf.length - n, pos + n);
-    if (got === 0) break;
-    n += got;
-  }
-  return n;
+  return preadFully(fd, buf, 0, Math.max(0, Math.min(buf.length, size - pos)), pos);
 }
 
 export function searchFile(fd: number, size: number, needles: Buffer[], opts: SearchOptions): SearchResult {

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { preadFully } from '../engine/pread';
 import { hex } from '../errors';
 import { parseVmcoreinfoNoteAt, VMCOREINFO_NEEDLE, VMCOREINFO_NEEDLE_OFFSET, VmcoreinfoNote } from '../kernel/vmcoreinfo';
 import { dmesgCandidate, MapCandidate, mergeIdentical } from '../maps/candidates';
@@ -31,13 +31,7 @@ export function findNeedles(fd: number, size: number, chunkSize = CHUNK, simd?: 
 
 function readAt(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const n = fs.readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buf.subarray(0, done);
+  return buf.subarray(0, preadFully(fd, buf, 0, length, position));
 }
 
 export interface ImageScan {

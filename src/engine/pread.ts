@@ -1,0 +1,16 @@
+import * as fs from 'node:fs';
+
+/**
+ * Reads `length` bytes at `position` into `target[offset..]` with as many
+ * preads as it takes; returns the byte count, short only at end of file.
+ * The one synchronous read loop: mount-time parsers, scans and FileStore use it.
+ */
+export function preadFully(fd: number, target: Uint8Array, offset: number, length: number, position: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, target, offset + done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
