@@ -43,8 +43,13 @@ export function parseIomem(text: string): RamRange[] {
   return checkRanges(ram, 'iomem');
 }
 
+/** `00001000-0009fbff`: a range as /proc/iomem prints it (lowercase hex, at least 8 digits, end inclusive). */
+export function iomemSpan(r: RamRange): string {
+  const hex8 = (n: number) => n.toString(16).padStart(8, '0');
+  return `${hex8(r.start)}-${hex8(r.start + r.length - 1)}`;
+}
+
 /** RAM ranges -> iomem syntax (the same text /proc/iomem would show for them). */
 export function formatIomem(ranges: readonly RamRange[]): string {
-  const hex8 = (n: number) => n.toString(16).padStart(8, '0');
-  return ranges.map((r) => `${hex8(r.start)}-${hex8(r.start + r.length - 1)} : System RAM\n`).join('');
+  return ranges.map((r) => `${iomemSpan(r)} : System RAM\n`).join('');
 }

@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import { physicalPieces } from '../engine/physical';
-import { Piece } from '../engine/pieces';
+import { bytesPiece, Piece } from '../engine/pieces';
 import { CachedFileStore, FileStore } from '../engine/store';
 import { hex, shellQuote } from '../errors';
+import { iomemSpan } from '../maps/iomem';
 import { Source } from '../sources/source';
 import { RamRange, rangeEnd } from '../types';
-import { bytesPiece } from '../engine/pieces';
 import { ViewSpec } from './cores';
 import { pageRoundedLimePieces } from './lime';
 import { rangePieces } from './ram-pieces';
@@ -19,11 +19,10 @@ const PAGE = 4096;
 /** LeechCore's "the remap column is a file offset even when 0" flag (leechcore.h). */
 const LC_MEMMAP_FORCE_OFFSET = 0x8000000000000000n;
 
-const hex8 = (n: number) => n.toString(16).padStart(8, '0');
 
 /** `ranges/00001000-0009fbff.bin`: start and inclusive end, as /proc/iomem prints them. */
 export function rangeFileName(r: RamRange): string {
-  return `ranges/${hex8(r.start)}-${hex8(rangeEnd(r) - 1)}.bin`;
+  return `ranges/${iomemSpan(r)}.bin`;
 }
 
 export function rangeFiles(source: Source): { name: string; pieces: Piece[] }[] {
