@@ -1,4 +1,5 @@
 import { Piece, PlacedPiece, placePieces } from './pieces';
+import { PieceTable, toPieceTable } from './piece-table';
 import { ByteStore } from './store';
 
 /**
@@ -24,6 +25,11 @@ export class VirtualFile {
   /** The placed pieces, for `info` and for tests. */
   layout(): readonly PlacedPiece[] {
     return this.pieces;
+  }
+
+  /** The layout as typed arrays (for a native read path). */
+  table(): PieceTable {
+    return toPieceTable(this.pieces);
   }
 
   /** Bytes that are not zero-pieces: what the file would occupy if written sparse. */
