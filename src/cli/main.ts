@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
 import { InputError, shellQuote } from '../errors';
 import { canonicalPath, checkFuseDevice, checkMountpoint, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
+import { fusermount } from '../fuse/fusermount';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
@@ -117,12 +117,8 @@ function unmountDir(dir: string, force: boolean): Promise<void> {
   if (!mounted) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
   // As root, fusermount unmounts anything: never the disk the evidence is on.
   if (mounted.fstype !== MEMVIEW_FSTYPE) return Promise.reject(new InputError(`${dir}: not a memview mount (${mounted.fstype}); not unmounting it`));
-  return new Promise((resolve, reject) => {
-    execFile('fusermount', [force ? '-uz' : '-u', target], (err, _out, stderr) => {
-      if (!err) return resolve();
-      const msg = String(stderr).trim().replace(/^fusermount: /, '');
-      reject(new InputError(`${dir}: cannot unmount: ${msg || err.message}${force ? '' : ` (if the mount is stale or busy: memview umount --force ${shellQuote(dir)})`}`));
-    });
+  return fusermount(target, force).catch((err: Error) => {
+    throw new InputError(`${dir}: cannot unmount: ${err.message}${force ? '' : ` (if the mount is stale or busy: memview umount --force ${shellQuote(dir)})`}`);
   });
 }
 

@@ -1,7 +1,16 @@
 import * as fs from 'node:fs';
 import Fuse from 'fuse-native';
 import { VirtualFile } from '../engine/virtual-file';
+import { fusermount } from './fusermount';
 import { mountTable } from './mountpoint';
+
+// fuse-native's own Fuse.unmount runs `exec("fusermount -uz " + JSON.stringify(dir))`
+// through /bin/sh, where $() and backticks inside double quotes still run.
+// Its close() (our unmount on Ctrl-C/SIGTERM) calls Fuse.unmount, then the
+// native call that lets the event loop end: replace only the shell part.
+Fuse.unmount = (mnt: string, cb: (err?: Error | null) => void) => {
+  fusermount(mnt, true).then(() => cb(null), cb);
+};
 
 /** A file to serve; `name` may contain `/` for files in subdirectories. */
 export interface ServedFile {
@@ -139,10 +148,10 @@ export function tunedFuse(mountpoint: string, ops: object, tuning: FuseTuning, b
     kernelCache: tuning.kernelCache,
     maxRead: tuning.maxRead,
     timeout: false, // fuse-native's per-request timer costs a setTimeout per read; our reads always answer
-  }, tuning.directIo ? ['direct_io'] : []);
+  }, ['ro', ...(tuning.directIo ? ['direct_io'] : [])]);
 }
 
-/** fuse-native with extra libfuse -o options it has no switch for (direct_io). */
+/** fuse-native with extra libfuse -o options it has no switch for: ro (so /proc/mounts, statvfs and access(W_OK) say read-only), direct_io. */
 class TunedFuse extends Fuse {
   constructor(mountpoint: string, ops: object, opts: object, private readonly extraOptions: string[]) {
     super(mountpoint, ops, opts);

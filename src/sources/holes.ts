@@ -13,17 +13,18 @@ export const MIN_HOLE = 1 << 20;
  * os.lseek asks the kernel; null when that is not possible (then every byte
  * is read). Filesystems without hole support report one extent.
  */
-function dataExtents(path: string): RamRange[] | null {
+function dataExtents(image: ImageFile): RamRange[] | null {
+  // The image's own descriptor as python's stdin: no second open by name (no access-time update, no other file).
   const script = [
-    'import os, sys',
-    'fd = os.open(sys.argv[1], os.O_RDONLY); end = os.fstat(fd).st_size; pos = 0',
+    'import os',
+    'fd = 0; end = os.fstat(fd).st_size; pos = 0',
     'while pos < end:',
     '    try: d = os.lseek(fd, pos, os.SEEK_DATA)',
     '    except OSError: break',
     '    h = os.lseek(fd, d, os.SEEK_HOLE); print(d, h - d); pos = h',
   ].join('\n');
   try {
-    const out = execFileSync('python3', ['-c', script, path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 << 20 });
+    const out = execFileSync('python3', ['-c', script], { encoding: 'utf8', stdio: [image.fd, 'pipe', 'ignore'], maxBuffer: 256 << 20 });
     return out.split('\n').filter(Boolean).map((l) => {
       const [start, length] = l.split(' ').map(Number);
       return { start, length };
@@ -48,7 +49,7 @@ export interface HoleScan {
  * in file offsets (= physical addresses).
  */
 export function scanHoles(image: ImageFile): HoleScan {
-  const extents = dataExtents(image.path) ?? [{ start: 0, length: image.size }];
+  const extents = dataExtents(image) ?? [{ start: 0, length: image.size }];
   const pages: RamRange[] = [];
   const zero = Buffer.alloc(PAGE);
   let zeroBytes = 0;
