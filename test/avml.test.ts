@@ -351,7 +351,8 @@ describe('bad AVML input', () => {
     });
     const message = `CRC mismatch in the Snappy chunk at file offset ${h(c.fileOffset)}: stored ${h((crc ^ 1) >>> 0)}, computed ${h(crc)}`;
     const out = path.join(tmp, 'crc.padded');
-    expectOneLine(await memview('export', file, '--verify', '--view', 'padded.raw', '-o', out), file, message);
+    expectOneLine(await memview('export', file, '--verify', '--view', 'padded.raw', '-o', out), file, `${message}; export stopped, nothing was written to ${out}`);
+    expect(fs.existsSync(out)).toBe(false);
     expect((await memview('export', file, '--view', 'padded.raw', '-o', out, '--force')).code).toBe(0); // CRCs are only checked when asked
 
     const m = await startMount(file, path.join(tmp, 'mnt-crc'), ['--verify']);

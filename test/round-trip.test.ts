@@ -113,7 +113,7 @@ describe('round trip: every view of every source shape, mounted again, gives the
         if (shape.name.includes('vmcore')) expect(views.map((v) => v.name)).toContain('vmcore');
         for (const v of views) {
           const out = path.join(dir, v.name);
-          await exportFile(v.file, out, file, false, () => {});
+          await exportFile({ file: v.file, output: out, inputs: [{ path: file, role: 'the source image' }], force: false, progress: () => {} });
           const again = await openAsMount(out, { map });
           try {
             await expectSameViews(expected, again, `${shape.name} -> ${v.name} (opened as ${again.source.format})`);

@@ -2,17 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SourceIOError } from '../engine/store';
-import { InputError, shellQuote } from '../errors';
-import { canonicalPath, checkFuseDevice, checkMountpoint, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
+import { human, InputError, shellQuote } from '../errors';
+import { canonicalPath, checkFuseDevice, checkMountpoint, fileId, memviewFsname, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
 import { fusermount } from '../fuse/fusermount';
 import { mountFiles } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
 import { openSource, OpenOptions } from '../sources/open';
 import { Source } from '../sources/source';
+import { AUTO_MAP } from '../sources/map-auto';
 import { buildViews, findView } from '../views/index';
 import { describeSource } from '../views/info';
-import { exportFile, progressBar } from './export';
+import { ExportError, exportFile, progressBar } from './export';
 import { collect, mapCommand, MapFlags } from './map-command';
 
 /** The version in memview's package.json (the nearest one above this file, in dist/ or not). */
@@ -66,17 +67,6 @@ async function openWithKernel(src: string, flags: SourceFlags): Promise<Source> 
     throw e;
   }
   return source;
-}
-
-function human(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  let v = n;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -138,6 +128,7 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
     allowOther: flags.allowOther,
     debug: flags.debug,
     mtime: source.mtime,
+    fsname: memviewFsname(fileId(src)),
     onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${err.message}\n`),
   });
   process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or memview umount ${shellQuote(dir)}\n`);
@@ -220,7 +211,7 @@ export function buildProgram(): Command {
   withSourceOptions(program.command('export <source>'))
     .description('write one view to a file (holes stay sparse); the same bytes as the mount, no FUSE needed')
     .addOption(new Option('--view <name>', 'view to write: padded, lime, elf, raw, iomem, info').makeOptionMandatory())
-    .requiredOption('-o, --output <file>', 'output file')
+    .requiredOption('-o, --output <file>', 'output file (written beside as a temporary file, renamed when complete); - or /dev/stdout: standard output')
     .option('--force', 'overwrite the output file if it exists')
     .action(async (src: string, flags: SourceFlags & { view: string; output: string; force?: boolean }) => {
       const source = await openWithKernel(src, flags);
@@ -232,7 +223,9 @@ export function buildProgram(): Command {
           throw new InputError(`--view: vmcore is not served for ${src}: no usable VMCOREINFO note in its RAM (memview info says why); memory.elf is the physical core`);
         }
         if (!view) throw new InputError(`--view: unknown view ${JSON.stringify(flags.view)}; one of: ${viewNames(views)}`);
-        await exportFile(view.file, path.resolve(flags.output), src, !!flags.force, progressBar(process.stderr));
+        const inputs = [{ path: src, role: 'the source image' }];
+        if (flags.map && flags.map !== AUTO_MAP) inputs.push({ path: flags.map, role: 'the map file given with --map' });
+        await exportFile({ file: view.file, output: flags.output, inputs, force: !!flags.force, progress: progressBar(process.stderr) });
       } finally {
         source.close();
       }
@@ -259,7 +252,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`memview: ${oneLine(err.message)}\n`);
     if (e instanceof InputError && e.details) process.stderr.write(e.details);
     if (debug && err.stack) process.stderr.write(err.stack + '\n');
-    process.exitCode = e instanceof InputError || e instanceof SourceIOError ? 2 : 1;
+    process.exitCode = e instanceof InputError || e instanceof SourceIOError ? 2 : e instanceof ExportError ? e.exitCode : 1;
   }
 }
 

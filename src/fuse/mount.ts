@@ -47,6 +47,8 @@ export interface MountOptions {
   debug?: boolean;
   /** Source mtime, shown on every file. */
   mtime: Date;
+  /** libfuse fsname, the mount source /proc/mounts shows (default `memview`). */
+  fsname?: string;
   /** Called with each read error (the mount answers EIO and stays up). */
   onReadError?: (name: string, err: Error) => void;
 }
@@ -126,7 +128,7 @@ export function mountFiles(mountpoint: string, served: readonly ServedFile[], op
   };
 
   const tuning = { ...DEFAULT_TUNING, ...options.tuning };
-  const fuse = tunedFuse(mountpoint, ops, tuning, { allowOther: !!options.allowOther, debug: !!options.debug, fsname: 'memview', subtype: 'memview' });
+  const fuse = tunedFuse(mountpoint, ops, tuning, { allowOther: !!options.allowOther, debug: !!options.debug, fsname: options.fsname ?? 'memview', subtype: 'memview' });
   return new Promise((resolve, reject) => {
     fuse.mount((err?: Error | null) => {
       if (err) return reject(err);

@@ -4,10 +4,11 @@ import { InputError, shellQuote } from '../errors';
 
 /**
  * Mounts in /proc/self/mountinfo: mount point (field 5, octal escapes
- * decoded), device (field 3, `major:minor`) and filesystem type (after the
- * ` - ` separator; ours is `fuse.memview`).
+ * decoded), device (field 3, `major:minor`), filesystem type (after the
+ * ` - ` separator; ours is `fuse.memview`) and mount source (the next field;
+ * ours names the source image's identity, see memviewFsname).
  */
-export function mountTable(): { mountpoint: string; device: string; fstype: string }[] {
+export function mountTable(): { mountpoint: string; device: string; fstype: string; source: string }[] {
   let text = '';
   try {
     text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
@@ -17,12 +18,62 @@ export function mountTable(): { mountpoint: string; device: string; fstype: stri
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
   return text.split('\n').filter(Boolean).map((l) => {
     const f = l.split(' ');
-    return { mountpoint: decode(f[4]), device: f[2], fstype: f[f.indexOf('-', 6) + 1] ?? '' };
+    const sep = f.indexOf('-', 6);
+    return { mountpoint: decode(f[4]), device: f[2], fstype: f[sep + 1] ?? '', source: decode(f[sep + 2] ?? '') };
   });
 }
 
 /** The filesystem type memview mounts have (fuse-native's `subtype`). */
 export const MEMVIEW_FSTYPE = 'fuse.memview';
+
+/** A file's identity: what a hard link or a symlink shares with it. */
+export interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** The identity of the file at `p` (symlinks followed), or undefined when there is none. */
+export function fileId(p: string): FileId | undefined {
+  try {
+    const st = fs.statSync(p, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+export const sameFile = (a: FileId, b: FileId) => a.dev === b.dev && a.ino === b.ino;
+
+/** glibc's makedev: the st_dev of a `major:minor` device number as mountinfo writes it. */
+function deviceNumber(majorMinor: string): bigint {
+  const [major, minor] = majorMinor.split(':').map(BigInt);
+  return (minor & 0xffn) | ((major & 0xfffn) << 8n) | ((minor & ~0xffn) << 12n) | ((major & ~0xfffn) << 32n);
+}
+
+/**
+ * The mount source (libfuse fsname) of a memview mount: `memview:DEV:INO`
+ * of its source image, so another memview process can tell which file a
+ * mounted view is read from (export refuses to overwrite it).
+ */
+export function memviewFsname(source: FileId | undefined): string {
+  return source ? `memview:${source.dev}:${source.ino}` : 'memview';
+}
+
+/** The source images behind a file on a memview mount (and behind those, when mounts are nested). */
+export function memviewSourcesBehind(file: FileId): FileId[] {
+  const mounts = mountTable().filter((m) => m.fstype === MEMVIEW_FSTYPE);
+  const found: FileId[] = [];
+  let dev = file.dev;
+  for (let depth = 0; depth < 16; depth++) {
+    const m = mounts.find((x) => deviceNumber(x.device) === dev);
+    const id = /^memview:(\d+):(\d+)$/.exec(m?.source ?? '');
+    if (!id) break;
+    const behind = { dev: BigInt(id[1]), ino: BigInt(id[2]) };
+    found.push(behind);
+    dev = behind.dev;
+  }
+  return found;
+}
 
 /** Mount points currently mounted. */
 export function mountedPaths(): Set<string> {

@@ -349,6 +349,26 @@ export const CASES: MalformedCase[] = [
     },
     message: /x\.lime: is the source image; refusing to overwrite evidence$/,
   },
+  {
+    group: 'options',
+    input: 'export onto a hard link of the source image',
+    make: (d) => {
+      const f = put(d, 'x.lime', lime());
+      fs.linkSync(f, path.join(d, 'other-name'));
+      return ['export', f, '--view', 'padded', '-o', path.join(d, 'other-name'), '--force'];
+    },
+    message: /other-name: is the source image; refusing to overwrite evidence$/,
+  },
+  {
+    group: 'options',
+    input: 'export onto the --map file (through a symlink)',
+    make: (d) => {
+      const m = tinyMachine(d);
+      fs.symlinkSync(m.iomem, path.join(d, 'map-link'));
+      return ['export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', path.join(d, 'map-link'), '--force'];
+    },
+    message: /map-link: is the map file given with --map; refusing to overwrite evidence$/,
+  },
 
   // ---- mountpoint -----------------------------------------------------------------
   { group: 'mountpoint', input: 'mountpoint does not exist', make: (d) => ['mount', put(d, 'x.lime', lime()), path.join(d, 'nodir')], message: /nodir: mountpoint does not exist; create it with: mkdir -p / },
