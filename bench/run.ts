@@ -38,7 +38,7 @@ import {
 } from './common';
 
 /** Bench modules other issues add; each exports bench(ctx). Missing ones are skipped. */
-const EXTRA_BENCHES = ['scan', 'avml'];
+const EXTRA_BENCHES = ['scan', 'avml', 'remote'];
 
 const FOUR_GIB = 4 * GiB;
 const RANDOM_READS = 20_000;

@@ -1,9 +1,12 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { InputError } from '../errors';
 import { ObjectChangedError, Pin, RangeTransport, RemoteError, RemoteOptions, RemoteSource } from './remote-source';
 import { redactUrl } from './remote-url';
 
 /**
- * An http(s) object read with Range requests (node's fetch): a plain web
+ * An http(s) object read with Range requests (node:http, keep-alive; measured
+ * 2-3x faster than fetch() over loopback): a plain web
  * server, a presigned S3 or GCS URL, an Azure SAS URL. The URL is used as
  * given (its query string is the credential) and never printed: messages
  * name `redactUrl(url)`.
@@ -61,55 +64,80 @@ function contentRange(h: string | null): { start: number; end: number; total: nu
   return m ? { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? NaN : Number(m[3]) } : null;
 }
 
-/** fetch() refuses user:password in a URL: it goes in an Authorization header instead. */
-function splitCredentials(url: string): { url: string; headers: Record<string, string> } {
+/** user:password in a URL goes in an Authorization header (and never into a label). */
+function splitCredentials(url: string): { url: URL; headers: Record<string, string> } {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new InputError(`${redactUrl(url)}: not a valid URL`);
   }
-  if (!u.username && !u.password) return { url, headers: {} };
+  if (!u.username && !u.password) return { url: u, headers: {} };
   const auth = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
   u.username = '';
   u.password = '';
-  return { url: u.toString(), headers: { Authorization: `Basic ${auth}` } };
+  return { url: u, headers: { Authorization: `Basic ${auth}` } };
+}
+
+/** Connections kept open between requests (one per request in flight). */
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+const MAX_REDIRECTS = 5;
+
+/** A GET; resolves with the response once its headers are in (redirects followed). */
+function get(url: URL, headers: Record<string, string>, signal: AbortSignal, hops = 0): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const lib = url.protocol === 'https:' ? https : http;
+    const req = lib.get(url, { headers, signal, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
+      const location = res.headers.location;
+      if (res.statusCode && [301, 302, 303, 307, 308].includes(res.statusCode) && location && hops < MAX_REDIRECTS) {
+        res.resume();
+        // A redirect to another host must not carry our Authorization header.
+        const next = new URL(location, url);
+        const kept = next.host === url.host ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'Authorization'));
+        get(next, kept, signal, hops + 1).then(resolve, reject);
+        return;
+      }
+      resolve(res);
+    });
+    req.on('error', reject);
+  });
 }
 
 export class HttpTransport implements RangeTransport {
-  readonly label: string;
-
-  private constructor(private readonly url: string, private readonly auth: Record<string, string>, readonly pin: Pin) {
-    this.label = redactUrl(url);
-  }
+  private constructor(readonly label: string, private readonly url: URL, private readonly auth: Record<string, string>, readonly pin: Pin) {}
 
   /** Pins the object with one tiny ranged GET (a presigned GET URL may not allow HEAD). */
   static async open(given: string, timeoutMs: number): Promise<HttpTransport> {
     const label = redactUrl(given);
     const { url, headers: auth } = splitCredentials(given);
-    let res: Response;
+    let res: http.IncomingMessage;
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      res = await fetch(url, { headers: { ...auth, Range: 'bytes=0-0' }, redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) });
+      res = await get(url, { ...auth, Range: 'bytes=0-0' }, signal);
     } catch (e) {
-      const why = (e as Error).name === 'TimeoutError' ? `no answer in ${timeoutMs / 1000} s` : networkWords(e);
-      throw new InputError(`${label}: cannot open: ${why}`);
+      throw new InputError(`${label}: cannot open: ${signal.aborted ? `no answer in ${timeoutMs / 1000} s` : networkWords(e)}`);
     }
-    await res.body?.cancel().catch(() => {});
-    if (res.status === 416) throw new InputError(`${label}: the object is empty`);
-    if (res.status === 200) {
+    res.resume();
+    const status = res.statusCode ?? 0;
+    const header = (name: string) => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    if (status === 416) throw new InputError(`${label}: the object is empty`);
+    if (status === 200) {
+      res.destroy();
       throw new InputError(`${label}: the server ignores range requests (HTTP 200 to Range: bytes=0-0); memview reads objects in place and will not download it whole`);
     }
-    if (res.status !== 206) throw new InputError(`${label}: cannot open: ${statusWords(res.status, res.statusText)}`);
-    const range = contentRange(res.headers.get('content-range'));
-    if (!range || !Number.isSafeInteger(range.total)) throw new InputError(`${label}: the server did not say the object's size (Content-Range ${JSON.stringify(res.headers.get('content-range'))})`);
-    const versionId = VERSION_HEADERS.map((h) => res.headers.get(h)).find((v) => v) ?? undefined;
+    if (status !== 206) throw new InputError(`${label}: cannot open: ${statusWords(status, res.statusMessage ?? '')}`);
+    const range = contentRange(header('content-range') ?? null);
+    if (!range || !Number.isSafeInteger(range.total)) throw new InputError(`${label}: the server did not say the object's size (Content-Range ${JSON.stringify(header('content-range') ?? null)})`);
     const pin: Pin = {
       size: range.total,
-      etag: res.headers.get('etag') ?? undefined,
-      lastModified: res.headers.get('last-modified') ?? undefined,
-      versionId,
+      etag: header('etag'),
+      lastModified: header('last-modified'),
+      versionId: VERSION_HEADERS.map(header).find((v) => v),
     };
-    return new HttpTransport(url, auth, pin);
+    return new HttpTransport(label, url, auth, pin);
   }
 
   async fetch(target: Buffer, start: number, end: number, signal: AbortSignal, onData: () => void): Promise<void> {
@@ -117,28 +145,34 @@ export class HttpTransport implements RangeTransport {
     const etag = strongEtag(this.pin.etag);
     if (etag) headers['If-Match'] = etag;
     else if (this.pin.lastModified) headers['If-Unmodified-Since'] = this.pin.lastModified;
-    let res: Response;
+    let res: http.IncomingMessage;
     try {
-      res = await fetch(this.url, { headers, redirect: 'follow', signal });
+      res = await get(this.url, headers, signal);
     } catch (e) {
       if (signal.aborted) throw e;
       throw new RemoteError(networkWords(e), true);
     }
     try {
-      if (res.status === 412) throw new ObjectChangedError(`HTTP 412: it no longer matches ${etag ? `ETag ${etag}` : `Last-Modified ${this.pin.lastModified}`}`);
-      if (res.status !== 206) throw new RemoteError(res.status === 200 ? 'the server ignored the range request (HTTP 200)' : statusWords(res.status, res.statusText), retryableStatus(res.status));
-      const got = res.headers.get('etag') ?? undefined;
+      const status = res.statusCode ?? 0;
+      const header = (name: string) => {
+        const v = res.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      if (status === 412) throw new ObjectChangedError(`HTTP 412: it no longer matches ${etag ? `ETag ${etag}` : `Last-Modified ${this.pin.lastModified}`}`);
+      if (status !== 206) throw new RemoteError(status === 200 ? 'the server ignored the range request (HTTP 200)' : statusWords(status, res.statusMessage ?? ''), retryableStatus(status));
+      const got = header('etag');
       if (this.pin.etag && got && got !== this.pin.etag) throw new ObjectChangedError(`ETag was ${this.pin.etag}, now ${got}`);
-      const range = contentRange(res.headers.get('content-range'));
+      const range = contentRange(header('content-range') ?? null);
       if (range && Number.isSafeInteger(range.total) && range.total !== this.pin.size) {
         throw new ObjectChangedError(`size was ${this.pin.size} bytes, now ${range.total}`);
       }
       if (!range || range.start !== start || range.end !== end - 1) {
-        throw new RemoteError(`asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, false);
+        throw new RemoteError(`asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(header('content-range') ?? null)}`, false);
       }
       await readBody(res, target, onData);
-    } finally {
-      await res.body?.cancel().catch(() => {});
+    } catch (e) {
+      res.destroy();
+      throw e;
     }
   }
 
@@ -146,26 +180,32 @@ export class HttpTransport implements RangeTransport {
 }
 
 /** Reads a response body into `target`, which it must fill exactly. */
-async function readBody(res: Response, target: Buffer, onData: () => void): Promise<void> {
-  if (!res.body) throw new RemoteError('response without a body', true);
-  const reader = res.body.getReader();
-  let at = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (at + value.length > target.length) throw new RemoteError(`the server sent more than the ${target.length} bytes asked for`, false);
-      target.set(value, at);
-      at += value.length;
+function readBody(res: http.IncomingMessage, target: Buffer, onData: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let at = 0;
+    let failed = false;
+    const fail = (e: RemoteError) => {
+      if (failed) return;
+      failed = true;
+      res.destroy();
+      reject(e);
+    };
+    res.on('data', (chunk: Buffer) => {
+      if (at + chunk.length > target.length) return fail(new RemoteError(`the server sent more than the ${target.length} bytes asked for`, false));
+      chunk.copy(target, at);
+      at += chunk.length;
       onData();
-    }
-  } catch (e) {
-    if (e instanceof RemoteError) throw e;
-    throw new RemoteError(`${networkWords(e)} after ${at} of ${target.length} bytes`, true);
-  } finally {
-    reader.releaseLock();
-  }
-  if (at !== target.length) throw new RemoteError(`the response ended after ${at} of ${target.length} bytes`, true);
+    });
+    res.on('end', () => {
+      if (at !== target.length) fail(new RemoteError(`the response ended after ${at} of ${target.length} bytes`, true));
+      else if (!failed) resolve();
+    });
+    // 'aborted' / 'error': the connection dropped mid-body (or our stall timer aborted it).
+    res.on('error', (e) => fail(new RemoteError(`${networkWords(e)} after ${at} of ${target.length} bytes`, true)));
+    res.on('close', () => {
+      if (!res.complete) fail(new RemoteError(`connection closed after ${at} of ${target.length} bytes`, true));
+    });
+  });
 }
 
 /** Opens an http(s) URL as a pinned, cached ByteSource. */
