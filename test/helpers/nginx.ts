@@ -6,13 +6,12 @@
  * Locations: `/` serves `root`; `/slow/` the same files at a limited rate;
  * `/busy/` answers 503 to requests beyond 2 per second (a throttling store);
  * `/private/` answers 403 and `/login/` 401 (an expired signature); `/down/` 503 always.
- * `setDown(true)` reloads nginx with every location answering 503.
+ * `setDown(true)` makes every location answer 503 (a flag file nginx checks per request).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { run } from './cli';
 
 export interface LoggedRequest {
   method: string;
@@ -32,7 +31,7 @@ export interface Nginx {
   base: string;
   /** Requests logged so far. */
   log(): LoggedRequest[];
-  /** Reloads with every location answering 503 (or back). */
+  /** Every location answers 503 (or serves again). */
   setDown(down: boolean): Promise<void>;
   /** SIGSTOP / SIGCONT to every nginx process: requests hang. */
   freeze(frozen: boolean): void;
@@ -53,8 +52,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-function config(prefix: string, root: string, port: number, down: boolean): string {
-  const body = down ? 'return 503;' : '';
+function config(prefix: string, root: string, port: number): string {
+  // nginx checks the flag file on every request: no reload, no old worker still answering on a kept-alive connection.
+  const body = `if (-f ${prefix}/down) { return 503; }`;
   return `
 worker_processes 1;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -129,7 +129,7 @@ export async function startNginx(prefix: string, root: string): Promise<Nginx> {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  fs.writeFileSync(conf, config(prefix, root, port, false));
+  fs.writeFileSync(conf, config(prefix, root, port));
   await start();
   const logFile = path.join(prefix, 'access.log');
   return {
@@ -145,10 +145,8 @@ export async function startNginx(prefix: string, root: string): Promise<Nginx> {
         return { method: m[1], status: Number(m[2]), body: Number(m[3]), bytes: Number(m[4]), range: unescape(m[5]), ifMatch: unescape(m[6]), uri: m[7] };
       }),
     async setDown(down: boolean) {
-      fs.writeFileSync(conf, config(prefix, root, port, down));
-      const r = await run('nginx', [...nginxArgs, '-s', 'reload']);
-      if (r.code !== 0) throw new Error(`nginx reload: ${r.stderr}`);
-      await new Promise((res) => setTimeout(res, 300)); // the old worker finishes, the new one takes over
+      if (down) fs.writeFileSync(path.join(prefix, 'down'), '');
+      else fs.rmSync(path.join(prefix, 'down'), { force: true });
     },
     freeze(frozen: boolean) {
       for (const pid of pids()) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
