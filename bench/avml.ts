@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readAvmlIndex } from '../src/sources/avml';
-import { ImageFile } from '../src/sources/image-file';
+import { FileSource } from '../src/io/file-source';
 import { writeAvml } from '../test/helpers/avml-writer';
 import { iomemText, ramBytes, Range, rangeLength } from '../test/helpers/machine';
 import { BenchContext, BenchRow, ddRead, exec, GiB, mbPerSecond, median, MiB, startMemview, withServer } from './common';
@@ -104,14 +104,14 @@ async function randomReads(file: string, spans: [number, number][]): Promise<num
 }
 
 /** Index build, in this process: open + walk every record and chunk header. Best of at least 7 (it takes ms; the machine is shared). */
-function indexSeconds(file: string, repeat: number): { seconds: number; chunks: number } {
+async function indexSeconds(file: string, repeat: number): Promise<{ seconds: number; chunks: number }> {
   let best = Infinity;
   let chunks = 0;
   for (let i = 0; i < Math.max(7, repeat); i++) {
     const t0 = process.hrtime.bigint();
-    const image = ImageFile.open(file);
+    const image = FileSource.open(file);
     try {
-      chunks = readAvmlIndex(image).chunks.count;
+      chunks = (await readAvmlIndex(image)).chunks.count;
     } finally {
       image.close();
     }
@@ -156,7 +156,7 @@ export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Mat
   rows.push({ group: 'avml', name: `padded.raw from the AVML source, ${RANDOM_READS} random 4 KiB reads`, value: avmlRnd, unit: 'reads/s', baseline: { name: 'raw source', value: rawRnd } });
 
   ctx.log('avml: index build (headers only)');
-  const idx = indexSeconds(m.avml, ctx.repeat);
+  const idx = await indexSeconds(m.avml, ctx.repeat);
   const per16 = (idx.seconds * 16 * GiB) / m.ramBytes;
   rows.push({
     group: 'avml',

@@ -11,7 +11,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { scanImage } from '../src/sources/scan-image';
+import { FileSource } from '../src/io/file-source';
+import { scanImage } from '../src/mapfind/scan-image';
 import { ramBytes } from '../test/helpers/machine';
 import { BenchContext, BenchRow, GiB, median, MiB } from './common';
 
@@ -31,18 +32,17 @@ function plainRead(file: string, chunk: number): { bytes: number; seconds: numbe
   return { bytes, seconds };
 }
 
-function scan(file: string): { bytes: number; seconds: number; hits: number } {
-  const fd = fs.openSync(file, 'r');
-  const size = fs.fstatSync(fd).size;
+async function scan(file: string): Promise<{ bytes: number; seconds: number; hits: number }> {
+  const image = FileSource.open(file);
   const t0 = process.hrtime.bigint();
-  const r = scanImage(fd, size);
+  const r = await scanImage(image);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  fs.closeSync(fd);
-  return { bytes: size, seconds, hits: r.hits.log.length + r.hits.vmcoreinfo.length };
+  image.close();
+  return { bytes: image.size, seconds, hits: r.hits.log.length + r.hits.vmcoreinfo.length };
 }
 
 /** Rows for one image: scan vs plain read, medians of `repeat` runs each, interleaved. */
-export function scanRows(file: string, repeat: number, log: (m: string) => void): BenchRow[] {
+export async function scanRows(file: string, repeat: number, log: (m: string) => void): Promise<BenchRow[]> {
   plainRead(file, PLAIN_CHUNKS[0]); // warm the page cache
   const plain: number[][] = PLAIN_CHUNKS.map(() => []);
   const scanned: number[] = [];
@@ -51,7 +51,7 @@ export function scanRows(file: string, repeat: number, log: (m: string) => void)
       const p = plainRead(file, c);
       plain[j].push(p.bytes / p.seconds / GB);
     });
-    const s = scan(file);
+    const s = await scan(file);
     scanned.push(s.bytes / s.seconds / GB);
   }
   const plainGBs = Math.max(...plain.map(median));
@@ -98,6 +98,5 @@ if (require.main === module) {
   const repeat = opt('--repeat', 3);
   const log = (m: string) => process.stderr.write(m + '\n');
   const file = argv[0] ?? buildImage(gib, log);
-  const rows = scanRows(file, repeat, log);
-  process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  void scanRows(file, repeat, log).then((rows) => process.stdout.write(JSON.stringify(rows, null, 2) + '\n'));
 }

@@ -30,3 +30,6 @@ export function totalLength(ranges: readonly RamRange[]): number {
   for (const r of ranges) sum += r.length;
   return sum;
 }
+
+/** The x86-64 page size: LiME's copy step, page rounding of views, page-table checks. */
+export const PAGE = 4096;

@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Compressor } from 'snappy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32c } from '../src/sources/crc32c';
+import { crc32c } from '../src/formats/crc32c';
 import { readAvmlIndex } from '../src/sources/avml';
-import { ImageFile } from '../src/sources/image-file';
+import { FileSource } from '../src/io/file-source';
 import { BLOCK, crc32cRef, writeAvml, WrittenAvml } from './helpers/avml-writer';
 import { memview as memviewCli, run, RunningMount, RunResult, startMount, tempDir } from './helpers/cli';
 import { readElf } from './helpers/elf-reader';
@@ -121,12 +121,12 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
     expect(written.blocks.map((b) => b.start)).toEqual([0x1000, 0x100000, 0x100000 + 2 * BLOCK, 0x3400000]);
   });
 
-  it('the index lists every data chunk (address, file offset, type) from headers alone', () => {
-    const image = ImageFile.open(file);
+  it('the index lists every data chunk (address, file offset, type) from headers alone', async () => {
+    const image = FileSource.open(file);
     try {
-      const index = readAvmlIndex(image);
+      const index = await readAvmlIndex(image);
       const c = index.chunks;
-      const got = Array.from({ length: c.count }, (_, i) => ({ phys: c.phys[i], fileOffset: c.fileOffset[i], length: c.length[i], type: c.compressed[i] ? 0 : 1 }));
+      const got = Array.from({ length: c.count }, (_, i) => ({ phys: c.starts[i], fileOffset: c.fileOffset[i], length: c.lengths[i], type: c.compressed[i] ? 0 : 1 }));
       expect(got).toEqual(written.chunks);
       expect(index.records.map((r) => r.fileOffset)).toEqual(written.blocks.map((b) => b.fileOffset));
     } finally {

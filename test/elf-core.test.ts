@@ -12,7 +12,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-elfcore-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 async function viewBytes(raw: string, iomem: string, name: string) {
-  const source = openSource(raw, { map: iomem });
+  const source = await openSource(raw, { map: iomem });
   try {
     const views = buildViews(source);
     const view = views.find((v) => v.name === name)!;

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bytesPiece, sourcePiece, zeroPiece } from '../src/engine/pieces';
-import { CachedFileStore, FileStore } from '../src/engine/store';
+import { BufferSource } from '../src/io/byte-source';
+import { FileSource } from '../src/io/file-source';
 import { VirtualFile } from '../src/engine/virtual-file';
 import { openSource } from '../src/sources/open';
 import { buildViews } from '../src/views/index';
@@ -31,8 +32,8 @@ describe('engine reads equal the materialised reference at every boundary', () =
   const m = writeMachine(path.join(tmp, 'm'), RANGES, 0x1234);
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('with the image read in place (FileStore, the default for image files)', async () => {
-    const source = openSource(m.raw, { map: m.iomem });
+  it('with the image read in place (FileSource, the default for image files)', async () => {
+    const source = await openSource(m.raw, { map: m.iomem });
     try {
       const views = buildViews(source);
       const refs: [string, Chunk[]][] = [
@@ -64,10 +65,7 @@ describe('engine reads equal the materialised reference at every boundary', () =
   });
 
   it('reads across three pieces of every kind in one call', async () => {
-    const file = path.join(tmp, 'store.bin');
-    fs.writeFileSync(file, Buffer.from('0123456789abcdef'));
-    const fd = fs.openSync(file, 'r');
-    const store = new CachedFileStore(fd, 16, 4, 8);
+    const store = new BufferSource(Buffer.from('0123456789abcdef'));
     const v = new VirtualFile([bytesPiece(Buffer.from('HDR')), zeroPiece(2), sourcePiece(10, 6), bytesPiece(Buffer.from('!'))], store);
     expect(v.size).toBe(12);
     const buf = Buffer.alloc(12);
@@ -76,13 +74,10 @@ describe('engine reads equal the materialised reference at every boundary', () =
     const mid = Buffer.alloc(5);
     expect(await v.read(mid, 2, 5)).toBe(5);
     expect(mid.toString('latin1')).toBe('R\0\0ab');
-    fs.closeSync(fd);
   });
 
   it('merges neighbouring pieces at mount time so reads cross few pieces', () => {
-    const v = new VirtualFile([zeroPiece(5), zeroPiece(5), sourcePiece(0, 4), sourcePiece(4, 4), sourcePiece(100, 1), zeroPiece(0)], {
-      read: async () => {},
-    });
+    const v = new VirtualFile([zeroPiece(5), zeroPiece(5), sourcePiece(0, 4), sourcePiece(4, 4), sourcePiece(100, 1), zeroPiece(0)], new BufferSource(Buffer.alloc(101)));
     expect(v.layout().map((p) => [p.kind, p.start, p.length])).toEqual([
       ['zero', 0, 10],
       ['source', 10, 8],
@@ -93,11 +88,11 @@ describe('engine reads equal the materialised reference at every boundary', () =
   it('fails a read with EIO semantics when the source is shorter than its layout', async () => {
     const file = path.join(tmp, 'short.bin');
     fs.writeFileSync(file, Buffer.alloc(100, 1));
-    const fd = fs.openSync(file, 'r');
-    for (const store of [new FileStore(fd), new CachedFileStore(fd, 200, 64, 0), new CachedFileStore(fd, 200, 64, 1 << 20)]) {
+    const image = FileSource.open(file);
+    for (const store of [image, new BufferSource(Buffer.alloc(100, 1))]) {
       const v = new VirtualFile([sourcePiece(0, 200)], store);
       await expect(v.read(Buffer.alloc(50), 120, 50)).rejects.toThrow(/short read/);
     }
-    fs.closeSync(fd);
+    image.close();
   });
 });

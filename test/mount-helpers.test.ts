@@ -23,7 +23,7 @@ const tmp = tempDir('memview-helpers-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 async function viewsOf(image: string, args: { map?: string } = {}) {
-  const source = openSource(image, args);
+  const source = await openSource(image, args);
   try {
     const views = buildViews(source);
     const files = new Map<string, Buffer>();

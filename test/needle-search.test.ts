@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { searchFile } from '../src/sources/needle-search';
-import { tempDir } from './helpers/cli';
+import { describe, expect, it } from 'vitest';
+import { BufferSource } from '../src/io/byte-source';
+import { searchSource } from '../src/search/needle-search';
 
-const tmp = tempDir('memview-needles-');
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Every offset of `needle` in `buf`, by brute force (the reference). */
 function naive(buf: Buffer, needle: Buffer): number[] {
@@ -22,57 +18,36 @@ describe('streaming needle search', () => {
   // Needles at chunk boundaries of the sizes below, at both ends, and overlapping each other's spots.
   const spots = [0, 4096 - 5, 8192 - 30, 65539 - 1, 65539 * 2 - 15, 1_000_000, 1_000_001, 2 * 1024 * 1024, data.length - a.length];
   spots.forEach((at, i) => (i % 2 ? b : a).copy(data, at));
-  const file = path.join(tmp, 'data.bin');
-  fs.writeFileSync(file, data);
   const expected = [naive(data, a), naive(data, b)];
 
   for (const simd of [false, true]) {
     for (const chunkSize of [4096, 65539, 4 * 1024 * 1024]) {
-      it(`finds each hit exactly once (${simd ? 'SIMD' : 'Buffer.indexOf'}, ${chunkSize}-byte chunks)`, () => {
-        const fd = fs.openSync(file, 'r');
-        try {
-          const r = searchFile(fd, data.length, [a, b], { chunkSize, maxHits: 100, simd });
-          expect(r.hits).toEqual(expected);
-          expect(r.capped).toBe(false);
-        } finally {
-          fs.closeSync(fd);
-        }
+      it(`finds each hit exactly once (${simd ? 'SIMD' : 'Buffer.indexOf'}, ${chunkSize}-byte chunks)`, async () => {
+        const r = await searchSource(new BufferSource(data), [a, b], { chunkSize, maxHits: 100, simd });
+        expect(r.hits).toEqual(expected);
+        expect(r.capped).toBe(false);
       });
     }
   }
 
-  it('data where every other byte is a candidate (first and compared byte match) still finds the real hits', () => {
+  it('data where every other byte is a candidate (first and compared byte match) still finds the real hits', async () => {
     // 'B' at even offsets, 'l' at odd ones: every even offset matches the log needle's 'B' and its 'l' 21 bytes on.
     const busy = Buffer.alloc(1024 * 1024 + 64, 'Bl');
     a.copy(busy, 700_001);
     b.copy(busy, busy.length - b.length);
-    const f = path.join(tmp, 'busy.bin');
-    fs.writeFileSync(f, busy);
-    const fd = fs.openSync(f, 'r');
-    try {
-      for (const simd of [false, true]) {
-        const r = searchFile(fd, busy.length, [a, b], { chunkSize: busy.length, maxHits: 100, simd });
-        expect(r.hits).toEqual([[700_001], [busy.length - b.length]]);
-      }
-    } finally {
-      fs.closeSync(fd);
+    for (const simd of [false, true]) {
+      const r = await searchSource(new BufferSource(busy), [a, b], { chunkSize: busy.length, maxHits: 100, simd });
+      expect(r.hits).toEqual([[700_001], [busy.length - b.length]]);
     }
   });
 
-  it('stops collecting at maxHits and says so', () => {
+  it('stops collecting at maxHits and says so', async () => {
     const many = Buffer.alloc(200_000, 'x');
     for (let i = 0; i < 50; i++) a.copy(many, i * 4000);
-    const f = path.join(tmp, 'many.bin');
-    fs.writeFileSync(f, many);
-    const fd = fs.openSync(f, 'r');
-    try {
-      for (const simd of [false, true]) {
-        const r = searchFile(fd, many.length, [a, b], { chunkSize: 10_000, maxHits: 20, simd });
-        expect(r.hits[0]).toEqual(Array.from({ length: 20 }, (_, i) => i * 4000));
-        expect(r.capped).toBe(true);
-      }
-    } finally {
-      fs.closeSync(fd);
+    for (const simd of [false, true]) {
+      const r = await searchSource(new BufferSource(many), [a, b], { chunkSize: 10_000, maxHits: 20, simd });
+      expect(r.hits[0]).toEqual(Array.from({ length: 20 }, (_, i) => i * 4000));
+      expect(r.capped).toBe(true);
     }
   });
 });

@@ -65,7 +65,7 @@ describe('random maps, random reads: views equal the references', () => {
     await fc.assert(
       fc.asyncProperty(mapArb, readsArb, fc.integer({ min: 0, max: 0xffff }), async (ranges, reads, salt) => {
         const m = writeMachine(scratch(), ranges, salt);
-        const source = openSource(m.raw, { map: m.iomem });
+        const source = await openSource(m.raw, { map: m.iomem });
         try {
           const views = buildViews(source);
           const view = (name: string) => views.find((v) => v.name === name)!;
@@ -112,7 +112,7 @@ describe('random maps, random reads: views equal the references', () => {
 async function openOrRefuse(file: string): Promise<'refused' | 'opened'> {
   let source: Source;
   try {
-    source = openSource(file, {});
+    source = await openSource(file, {});
   } catch (e) {
     if (e instanceof InputError) {
       expect(e.message.includes('\n')).toBe(false);

@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findNeedles } from '../src/sources/scan-image';
+import { FileSource } from '../src/io/file-source';
+import { findNeedles } from '../src/mapfind/scan-image';
 import { bootMessages, dmesgText, E820Line, EditLine, oldLogBuf, printkLogRecords, ringbufferBlocks } from './helpers/boot-log';
 import { memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
 import { Patch } from './helpers/kernel';
@@ -121,18 +122,18 @@ describe('raw2padded failure cases', () => {
     const rawOffset = 2 * 1024 * 1024 - 10;
     const phys = 0x100000 + (rawOffset - 0x9ec00) - needleAt; // raw offset -> physical in the second range
     const img = logMachine(tmp, [log(phys, bytes)]);
-    const fd = fs.openSync(img.raw, 'r');
+    const image = FileSource.open(img.raw);
     try {
       // SIMD and Buffer.indexOf searches, with the boundary at the header and elsewhere.
       for (const simd of [false, true]) {
         for (const chunk of [2 * 1024 * 1024, 1024 * 1024 + 7]) {
-          const hits = findNeedles(fd, fs.fstatSync(fd).size, chunk, simd);
+          const hits = await findNeedles(image, chunk, simd);
           expect(hits.log).toEqual([rawOffset]);
           expect(hits.vmcoreinfo).toHaveLength(1);
         }
       }
     } finally {
-      fs.closeSync(fd);
+      image.close();
     }
     const rep = JSON.parse((await memview('map', img.raw, '--json')).stdout);
     expect(rep.confidence).toBe('high');

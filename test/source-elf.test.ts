@@ -46,7 +46,7 @@ describe('ELF core sources', () => {
   });
 
   it('reads a QEMU dump-guest-memory core: p_paddr segments, zero tails, -1 skipped', async () => {
-    const src = open(qemu);
+    const src = await open(qemu);
     try {
       expect(src.source.format).toBe('elf');
       expect(src.source.mapOrigin).toMatch(/QEMU dump-guest-memory/);
@@ -94,7 +94,7 @@ describe('ELF core sources', () => {
         ],
       ),
     );
-    const src = open(file);
+    const src = await open(file);
     try {
       expect(src.source.ranges).toEqual([{ start: 0x100000, length: 0x1f00000 }]);
       expect(src.source.mapOrigin).toMatch(/VMCOREINFO/);
@@ -109,7 +109,7 @@ describe('ELF core sources', () => {
 
   it('overlapping RAM segments: the earlier program header wins, and info says so', async () => {
     const file = write('overlap.core', elfCoreImage([ram(0x100000, 0x3000), { paddr: 0x102000n, data: Buffer.alloc(0x2000, 0x55) }]));
-    const src = open(file);
+    const src = await open(file);
     try {
       expect(src.source.ranges).toEqual([{ start: 0x100000, length: 0x4000 }]);
       expect(src.source.notes.join('\n')).toMatch(/PT_LOAD #2 overlaps earlier segments by 0x1000 bytes: the earlier program header wins/);
@@ -122,7 +122,7 @@ describe('ELF core sources', () => {
   it('--map replaces the core\'s own ranges (System RAM only, not ROM or VGA blocks)', async () => {
     const map = path.join(tmp, 'qemu.iomem');
     fs.writeFileSync(map, '00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n000c0000-000fffff : Reserved\n00100000-005fffff : System RAM\n');
-    const src = open(qemu, { map });
+    const src = await open(qemu, { map });
     try {
       expect(src.source.ranges).toEqual([
         { start: 0x1000, length: 0x9ec00 },
@@ -139,7 +139,7 @@ describe('ELF core sources', () => {
     const file = write('xnum.core', elfCoreImage([ram(0x1000, 0x2000), ram(0x100000, 0x3000)], [], { xnum: true }));
     const r = await run('readelf', ['-l', '-W', file]);
     expect(r.stdout.match(/^\s+LOAD\s/gm)).toHaveLength(2);
-    const src = open(file);
+    const src = await open(file);
     try {
       expect(src.source.ranges).toEqual([
         { start: 0x1000, length: 0x2000 },

@@ -47,7 +47,7 @@ describe('kcore-layout source (--format kcore --map iomem)', () => {
   });
 
   it('is detected by its NT_TASKSTRUCT note and serves each System RAM range from the covering PT_LOADs', async () => {
-    const src = open(kcore.file, { map: iomem });
+    const src = await open(kcore.file, { map: iomem });
     try {
       expect(src.source.format).toBe('kcore');
       expect(src.source.detectedBy).toMatch(/NT_TASKSTRUCT/);
@@ -71,8 +71,8 @@ describe('kcore-layout source (--format kcore --map iomem)', () => {
     }
   });
 
-  it('without a map serves the page-granular RAM runs', () => {
-    const src = open(kcore.file, { format: 'kcore' });
+  it('without a map serves the page-granular RAM runs', async () => {
+    const src = await open(kcore.file, { format: 'kcore' });
     try {
       expect(src.source.ranges).toEqual([
         { start: 0x1000, length: 0x9e000 },
@@ -104,7 +104,7 @@ describe('padded source', () => {
   fs.writeFileSync(map, iomemText(ranges));
 
   it('with a map: file offset = physical address, only RAM is served', async () => {
-    const src = open(file, { map });
+    const src = await open(file, { map });
     try {
       expect(src.source.format).toBe('padded');
       expectSameBytes(await src.read('raw.bin'), ranges.map((r) => ramBytes(r.start, rangeLength(r), SALT)), 'raw.bin');
@@ -115,7 +115,7 @@ describe('padded source', () => {
   });
 
   it('without a map (--format padded): one range over the whole file', async () => {
-    const src = open(file, { format: 'padded' });
+    const src = await open(file, { format: 'padded' });
     try {
       expect(src.source.ranges).toEqual([{ start: 0, length: 0x300000 }]);
       expectSameBytes(await src.read('padded.raw'), fs.readFileSync(file), 'padded.raw');
@@ -143,7 +143,7 @@ describe('padded source', () => {
     put(0x610000, ramBytes(0x610000, 0xf0000, SALT));
     put(0x10000000, ramBytes(0x10000000, 0x100000, SALT)); // after a 249 MiB sparse hole
     fs.closeSync(fd);
-    const src = open(f, { holes: true });
+    const src = await open(f, { holes: true });
     try {
       expect(src.source.format).toBe('padded');
       expect(src.source.ranges).toEqual([

@@ -40,7 +40,7 @@ const MERGED: Range[] = [
 
 describe('LiME source', () => {
   it('is detected by its magic and serves every view byte for byte', async () => {
-    const src = open(write('exact.lime', limeImage(RANGES, MEM)));
+    const src = await open(write('exact.lime', limeImage(RANGES, MEM)));
     try {
       expect(src.source.format).toBe('lime');
       expect(src.source.detectedBy).toMatch(/LiME magic/);
@@ -59,7 +59,7 @@ describe('LiME source', () => {
 
   it('with --map keeps the map ranges (the adjacent split stays two ranges)', async () => {
     const map = write('exact.iomem', Buffer.from(iomemText(RANGES)));
-    const src = open(write('exact2.lime', limeImage(RANGES, MEM)), { map });
+    const src = await open(write('exact2.lime', limeImage(RANGES, MEM)), { map });
     try {
       expect(src.source.ranges.length).toBe(5);
       expectSameBytes(await src.read('memory.lime'), expectedLime(RANGES, SALT), 'memory.lime');
@@ -69,7 +69,7 @@ describe('LiME source', () => {
   });
 
   it("reports the LiME module's quirks and serves its bytes as written", async () => {
-    const src = open(write('module.lime', limeModuleImage(RANGES, MEM)));
+    const src = await open(write('module.lime', limeModuleImage(RANGES, MEM)));
     try {
       const notes = src.source.notes.join('\n');
       expect(notes).toMatch(/range 0x1000-0x9fbff is not whole pages and its last 3072 bytes of data \(physical 0x9f000-0x9fbff\) are zero/);
@@ -85,7 +85,7 @@ describe('LiME source', () => {
   });
 
   it('--repair-lime-shift serves the true bytes of ranges that start mid-page and zeros where unknown', async () => {
-    const src = open(write('module2.lime', limeModuleImage(RANGES, MEM)), { repairLimeShift: true });
+    const src = await open(write('module2.lime', limeModuleImage(RANGES, MEM)), { repairLimeShift: true });
     try {
       const padded = await src.read('padded.raw');
       // 0x1201800-0x1204fff: the module wrote pages 0x1201000..0x1203fff in full, then 0x800 zeros.
@@ -104,9 +104,9 @@ describe('LiME source', () => {
     }
   });
 
-  it('flags ranges one byte short (AVML-written LiME)', () => {
+  it('flags ranges one byte short (AVML-written LiME)', async () => {
     const short = RANGES.slice(0, 1).map((r) => ({ start: r.start, end: r.end - 1 }));
-    const src = open(write('avml1.lime', limeImage(short, MEM)));
+    const src = await open(write('avml1.lime', limeImage(short, MEM)));
     try {
       expect(src.source.notes.join('\n')).toMatch(/0x1000-0x9fbfe ends one byte before a 1 KiB boundary: AVML/);
     } finally {
@@ -116,12 +116,12 @@ describe('LiME source', () => {
 });
 
 describe('detection', () => {
-  it('raw with a map, padded by size, --format overrides', () => {
+  it('raw with a map, padded by size, --format overrides', async () => {
     const ranges: Range[] = [{ start: 0x1000, end: 0x9fbff }, { start: 0x100000, end: 0x1fffff }];
     const map = write('small.iomem', Buffer.from(iomemText(ranges)));
-    const raw = open(write('small.raw', expectedRaw(ranges)), { map });
-    const padded = open(write('small.padded', expectedPadded(ranges)), { map });
-    const forced = open(write('small2.padded', expectedPadded(ranges)), { format: 'padded' });
+    const raw = await open(write('small.raw', expectedRaw(ranges)), { map });
+    const padded = await open(write('small.padded', expectedPadded(ranges)), { map });
+    const forced = await open(write('small2.padded', expectedPadded(ranges)), { format: 'padded' });
     try {
       expect(raw.source.format).toBe('raw');
       expect(padded.source.format).toBe('padded');
@@ -135,10 +135,10 @@ describe('detection', () => {
     }
   });
 
-  it('AVML is recognised and handed to the AVML parser', () => {
+  it('AVML is recognised and handed to the AVML parser', async () => {
     const h = Buffer.alloc(64);
     h.write('AVML', 0, 'latin1');
     h.writeUInt32LE(2, 4);
-    expect(() => open(write('x.avml', h))).toThrow(/x\.avml: AVML record at file offset 0x0: expected the Snappy stream identifier at file offset 0x20/);
+    await expect(open(write('x.avml', h))).rejects.toThrow(/x\.avml: AVML record at file offset 0x0: expected the Snappy stream identifier at file offset 0x20/);
   });
 });

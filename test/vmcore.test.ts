@@ -20,7 +20,7 @@ let n = 0;
 
 async function mountInProcess(km: KernelMachine, extra: Patch[] = [], mode: ScanMode = 'first') {
   const files = writeKernelMachine(path.join(tmp, `m${n++}`), km, extra);
-  const source = openSource(files.raw, { map: files.iomem });
+  const source = await openSource(files.raw, { map: files.iomem });
   try {
     source.kernel = await harvestKernel(source, mode);
     const views = buildViews(source);
@@ -109,7 +109,7 @@ describe('default scan on a big machine: bounded to the windows where kernels pu
   ];
   async function harvestSparse(notePhys: number, mode: ScanMode = 'first') {
     const f = writeSparseKernelMachine(path.join(tmp, `sparse${n++}`), kernelMachine({ ranges, notePhys }));
-    const source = openSource(f.raw, { map: f.iomem });
+    const source = await openSource(f.raw, { map: f.iomem });
     try {
       return await harvestKernel(source, mode);
     } finally {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { SourceIOError } from '../engine/store';
+import { SourceIOError } from '../io/byte-source';
 import { human, InputError, shellQuote } from '../errors';
 import { canonicalPath, checkFuseDevice, checkMountpoint, fileId, memviewFsname, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
 import { fusermount } from '../fuse/fusermount';
@@ -59,7 +59,7 @@ function withSourceOptions(cmd: Command): Command {
 async function openWithKernel(src: string, flags: SourceFlags): Promise<Source> {
   const mode = (flags.vmcoreinfo ?? 'first') as ScanMode;
   if (!SCAN_MODES.includes(mode)) throw new InputError(`--vmcoreinfo: expected one of ${SCAN_MODES.join(', ')}, got ${JSON.stringify(flags.vmcoreinfo)}`);
-  const source = openSource(src, sourceOptions(flags));
+  const source = await openSource(src, sourceOptions(flags));
   try {
     source.kernel = await harvestKernel(source, mode);
   } catch (e) {

@@ -1,6 +1,6 @@
 import { Piece, PlacedPiece, placePieces } from './pieces';
 import { PieceTable, toPieceTable } from './piece-table';
-import { ByteStore } from './store';
+import { ByteSource, readExactly } from '../io/byte-source';
 
 /**
  * The one read path. A virtual file is a list of placed pieces; a read finds
@@ -12,13 +12,13 @@ export class VirtualFile {
   private readonly pieces: PlacedPiece[];
   private readonly starts: Float64Array;
 
-  constructor(pieces: readonly Piece[], private readonly store: ByteStore | null) {
+  constructor(pieces: readonly Piece[], private readonly source: ByteSource | null) {
     this.pieces = placePieces(pieces);
     this.starts = Float64Array.from(this.pieces, (p) => p.start);
     const last = this.pieces[this.pieces.length - 1];
     this.size = last ? last.start + last.length : 0;
-    if (!store && this.pieces.some((p) => p.kind === 'source')) {
-      throw new Error('virtual file has source pieces but no store');
+    if (!source && this.pieces.some((p) => p.kind === 'source')) {
+      throw new Error('virtual file has source pieces but no byte source');
     }
   }
 
@@ -65,7 +65,7 @@ export class VirtualFile {
       const into = pos - position;
       if (p.kind === 'bytes') p.data.copy(target, into, within, within + n);
       else if (p.kind === 'zero') target.fill(0, into, into + n);
-      else await this.store!.read(target, into, n, p.offset + within);
+      else await readExactly(this.source!, target, into, n, p.offset + within);
       pos += n;
     }
     return end - position;

@@ -1,7 +1,7 @@
 import { physicalPieces } from '../engine/physical';
-import { ByteStore } from '../engine/store';
 import { VirtualFile } from '../engine/virtual-file';
 import { hex } from '../errors';
+import { ByteSource } from '../io/byte-source';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { RamRange, rangeEnd, Segment, totalLength } from '../types';
 import {
@@ -64,11 +64,11 @@ export interface KernelHarvest {
   windowsOnly?: RamRange[];
 }
 
-/** Bytes a source's RAM reader needs: the map, where the bytes are, and the store. */
+/** Bytes a source's RAM reader needs: the map, where the bytes are, and what they are read from. */
 export interface RamSource {
   ranges: readonly RamRange[];
   segments: readonly Segment[];
-  store: ByteStore;
+  bytes: ByteSource;
 }
 
 const CHUNK = 8 * 1024 * 1024;
@@ -83,7 +83,7 @@ const UTSNAME_FIELD = 65;
 async function readPhysical(src: RamSource, phys: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   if (phys < 0) return buf;
-  await new VirtualFile(physicalPieces(src.segments, phys, phys + length), src.store).read(buf, 0, length);
+  await new VirtualFile(physicalPieces(src.segments, phys, phys + length), src.bytes).read(buf, 0, length);
   return buf;
 }
 
@@ -232,7 +232,7 @@ async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHa
   for (const part of parts) {
     const range = inRam(src.ranges, part.start)!;
     const readEnd = Math.min(rangeEnd(range), rangeEnd(part) + overlap);
-    const file = new VirtualFile(physicalPieces(src.segments, part.start, readEnd), src.store);
+    const file = new VirtualFile(physicalPieces(src.segments, part.start, readEnd), src.bytes);
     for (let pos = 0; pos < part.length; pos += CHUNK) {
       const n = await file.read(chunk, pos, Math.min(CHUNK + overlap, readEnd - part.start - pos));
       h.scannedBytes += Math.min(CHUNK, part.length - pos);

@@ -23,7 +23,8 @@
  * first one always `OSRELEASE=`; the kernel keeps it within one page.
  */
 
-const NHDR_SIZE = 12;
+import { NHDR_SIZE, notePadded } from '../formats/elf64';
+
 const NAME = 'VMCOREINFO';
 const NAMESZ = NAME.length + 1; // with its NUL
 const NAME_PADDED = 12;
@@ -48,8 +49,6 @@ export interface VmcoreinfoNote {
   text: string;
   fields: Map<string, string>;
 }
-
-const pad4 = (n: number) => (n + 3) & ~3;
 
 function printable(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
@@ -80,8 +79,8 @@ export function parseVmcoreinfoNoteAt(buf: Buffer, at: number, base = 0): Vmcore
   if (buf.toString('latin1', descAt, descAt + FIRST_KEY.length) !== FIRST_KEY) return null;
   if (!printable(buf, descAt, descEnd)) return null;
   const text = buf.toString('latin1', descAt, descEnd).replace(/\0+$/, '');
-  const noteEnd = Math.min(buf.length, descAt + pad4(descsz));
-  const note = Buffer.alloc(NHDR_SIZE + NAME_PADDED + pad4(descsz));
+  const noteEnd = Math.min(buf.length, descAt + notePadded(descsz));
+  const note = Buffer.alloc(NHDR_SIZE + NAME_PADDED + notePadded(descsz));
   buf.copy(note, 0, at, noteEnd);
   note.fill(0, descEnd - at); // padding is zero in a note we hand out
   return { offset: base + at, note, text, fields: parseVmcoreinfoText(text) };

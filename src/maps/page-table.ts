@@ -49,9 +49,9 @@ function presentEntries(page: Buffer): Entry[] {
  * `readPage(phys)` returns the 4 KiB at a physical address under the map, or
  * null when the map has no RAM there.
  */
-export function checkTopLevelPageTable(phys: number, ranges: readonly RamRange[], readPage: (phys: number) => Buffer | null): PageTableCheck {
+export async function checkTopLevelPageTable(phys: number, ranges: readonly RamRange[], readPage: (phys: number) => Promise<Buffer | null>): Promise<PageTableCheck> {
   const where = `page ${hex(phys)}`;
-  const page = readPage(phys);
+  const page = await readPage(phys);
   if (!page) return { ok: false, detail: `${where} is not RAM under this map` };
   const top = presentEntries(page);
   if (top.length === 0) return { ok: false, detail: `${where} has no present entries (not a page table)` };
@@ -66,7 +66,7 @@ export function checkTopLevelPageTable(phys: number, ranges: readonly RamRange[]
   }
   let badNext = 0;
   for (const e of top) {
-    const next = readPage(e.addr);
+    const next = await readPage(e.addr);
     const entries = next ? presentEntries(next) : [];
     if (entries.length === 0 || entries.some((n) => !n.huge && !inRam(ranges, n.addr))) badNext++;
   }

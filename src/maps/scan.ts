@@ -3,7 +3,7 @@ import { DmesgMap, replayE820 } from './dmesg';
 /**
  * Recognises the kernel's boot log inside raw memory, around a hit of
  * `LOG_NEEDLE`, in each form the log takes in RAM. Pure: a Buffer in, the
- * log's lines out (the streaming file loop is in src/sources/scan-image.ts).
+ * log's lines out (the streaming file loop is in src/mapfind/scan-image.ts).
  *
  * - `text`: newline-separated lines: a `dmesg`/journal/syslog copy in the page
  *   cache or tmpfs, and the <= 3.4 kernel log_buf (`<6>[    0.000000] …\n`).

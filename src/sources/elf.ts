@@ -1,37 +1,17 @@
 import { hex, InputError } from '../errors';
+import {
+  decodeElfHeader, decodeNotes, decodePhdr, E_PHENTSIZE, E_TYPE, EHDR_SIZE, EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, ElfNote, ElfPhdr,
+  ET_CORE, NO_PADDR, NT_TASKSTRUCT, PHDR_SIZE, PN_XNUM, PT_LOAD, PT_NOTE, sectionZeroInfo, SHDR_SIZE,
+} from '../formats/elf64';
+import { ByteSource, readAt } from '../io/byte-source';
 import { mergeAdjacent } from '../maps/ranges';
 import { Segment } from '../types';
-import { EHDR_SIZE, ET_CORE, NO_PADDR, PHDR_SIZE, PT_LOAD, PT_NOTE } from '../views/elf';
-import { ImageFile } from './image-file';
-import type { ParsedImage } from './open';
+import type { ParsedImage } from './parsed';
 
-/** ELF64 constants beyond those the ELF view writes (System V gABI, elf.h). */
-const ELFCLASS64 = 2;
-const ELFDATA2LSB = 1;
-const PN_XNUM = 0xffff;
-const SHDR_SIZE = 64;
-const NT_TASKSTRUCT = 4;
 /** x86-64 __START_KERNEL_map: PT_LOADs mapped here are the kernel image, an alias of RAM. */
 const KERNEL_IMAGE_BASE = 0xffffffff80000000n;
 /** Notes are small (per-CPU registers, VMCOREINFO); read at most this much of a PT_NOTE. */
 const MAX_NOTES = 1 << 20;
-
-export interface ElfPhdr {
-  /** Index in the program header table (messages say "PT_LOAD #i"). */
-  index: number;
-  type: number;
-  offset: bigint;
-  vaddr: bigint;
-  paddr: bigint;
-  filesz: bigint;
-  memsz: bigint;
-}
-
-export interface ElfNote {
-  name: string;
-  type: number;
-  desc: Buffer;
-}
 
 export interface ElfCore {
   phdrs: ElfPhdr[];
@@ -39,48 +19,38 @@ export interface ElfCore {
 }
 
 /** Reads and checks the ELF header, the program header table and the notes. */
-export function readElfCore(image: ImageFile): ElfCore {
+export async function readElfCore(image: ByteSource): Promise<ElfCore> {
   const fail = (msg: string): never => {
-    throw new InputError(`${image.path}: ${msg}`);
+    throw new InputError(`${image.label}: ${msg}`);
   };
-  const eh = image.readAt(0, EHDR_SIZE);
+  const eh = await readAt(image, 0, EHDR_SIZE);
   if (eh.length < EHDR_SIZE) fail(`truncated ELF header: ${eh.length} of ${EHDR_SIZE} bytes`);
-  if (eh[4] !== ELFCLASS64) fail(`ELF class ${eh[4]}${eh[4] === 1 ? ' (ELF32)' : ''} at file offset 0x4: memview reads 64-bit ELF cores only`);
-  if (eh[5] !== ELFDATA2LSB) fail(`ELF data encoding ${eh[5]} at file offset 0x5: memview reads little-endian ELF cores only`);
-  const type = eh.readUInt16LE(16);
-  if (type !== ET_CORE) fail(`ELF type ${type} at file offset 0x10 is not a core file (expected ET_CORE ${ET_CORE})`);
+  const header = decodeElfHeader(eh);
+  if (header.class !== ELFCLASS64) fail(`ELF class ${header.class}${header.class === 1 ? ' (ELF32)' : ''} at file offset ${hex(EI_CLASS)}: memview reads 64-bit ELF cores only`);
+  if (header.data !== ELFDATA2LSB) fail(`ELF data encoding ${header.data} at file offset ${hex(EI_DATA)}: memview reads little-endian ELF cores only`);
+  if (header.type !== ET_CORE) fail(`ELF type ${header.type} at file offset ${hex(E_TYPE)} is not a core file (expected ET_CORE ${ET_CORE})`);
   // e_ehsize is not checked: QEMU's dump-guest-memory writes 8 there.
-  const phoff = checkedNumber(eh.readBigUInt64LE(32), 'e_phoff', fail);
-  const phentsize = eh.readUInt16LE(54);
-  let phnum = eh.readUInt16LE(56);
+  const phoff = checkedNumber(header.phoff, 'e_phoff', fail);
+  const phentsize = header.phentsize;
+  let phnum = header.phnum;
   if (phnum === PN_XNUM) {
     // Too many headers for e_phnum: the real count is section header 0's sh_info.
-    const shoff = checkedNumber(eh.readBigUInt64LE(40), 'e_shoff', fail);
-    const sh = image.readAt(shoff, SHDR_SIZE);
+    const shoff = checkedNumber(header.shoff, 'e_shoff', fail);
+    const sh = await readAt(image, shoff, SHDR_SIZE);
     if (sh.length < SHDR_SIZE) fail(`e_phnum is PN_XNUM but section header 0 at file offset ${hex(shoff)} is past the end of the file`);
-    phnum = sh.readUInt32LE(44);
+    phnum = sectionZeroInfo(sh);
   }
-  if (phentsize < PHDR_SIZE) fail(`e_phentsize ${phentsize} at file offset 0x36 is below ${PHDR_SIZE}`);
+  if (phentsize < PHDR_SIZE) fail(`e_phentsize ${phentsize} at file offset ${hex(E_PHENTSIZE)} is below ${PHDR_SIZE}`);
   if (phnum === 0) fail('ELF core has no program headers');
   const tableEnd = phoff + phnum * phentsize;
   if (tableEnd > image.size) {
     fail(`program header table (${phnum} entries at file offset ${hex(phoff)}) ends at ${hex(tableEnd)}, past the end of the file (${hex(image.size)} bytes)`);
   }
-  const table = image.readAt(phoff, phnum * phentsize);
+  const table = await readAt(image, phoff, phnum * phentsize);
   const phdrs: ElfPhdr[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = i * phentsize;
-    phdrs.push({
-      index: i,
-      type: table.readUInt32LE(o),
-      offset: table.readBigUInt64LE(o + 8),
-      vaddr: table.readBigUInt64LE(o + 16),
-      paddr: table.readBigUInt64LE(o + 24),
-      filesz: table.readBigUInt64LE(o + 32),
-      memsz: table.readBigUInt64LE(o + 40),
-    });
-  }
-  const notes = phdrs.filter((p) => p.type === PT_NOTE).flatMap((p) => readNotes(image, p));
+  for (let i = 0; i < phnum; i++) phdrs.push(decodePhdr(table, i * phentsize, i));
+  const notes: ElfNote[] = [];
+  for (const p of phdrs) if (p.type === PT_NOTE) notes.push(...(await readNotes(image, p)));
   return { phdrs, notes };
 }
 
@@ -89,32 +59,15 @@ function checkedNumber(v: bigint, what: string, fail: (msg: string) => never): n
   return Number(v);
 }
 
-/** Elf64_Nhdr records {namesz, descsz, type, name, desc}, name and desc padded to 4 bytes. */
-function readNotes(image: ImageFile, p: ElfPhdr): ElfNote[] {
+/** The notes of one PT_NOTE (formats/elf64.ts decodes them). */
+async function readNotes(image: ByteSource, p: ElfPhdr): Promise<ElfNote[]> {
   if (p.offset >= BigInt(image.size)) return [];
-  const buf = image.readAt(Number(p.offset), Number(p.filesz < MAX_NOTES ? p.filesz : MAX_NOTES));
-  const notes: ElfNote[] = [];
-  const pad4 = (n: number) => Math.ceil(n / 4) * 4; // not (n + 3) & ~3: a u32 size from a corrupt note overflows 32-bit ops
-  let at = 0;
-  while (at + 12 <= buf.length) {
-    const namesz = buf.readUInt32LE(at);
-    const descsz = buf.readUInt32LE(at + 4);
-    const type = buf.readUInt32LE(at + 8);
-    const descAt = at + 12 + pad4(namesz);
-    if (descAt + descsz > buf.length) break;
-    notes.push({ name: buf.toString('latin1', at + 12, at + 12 + namesz).replace(/\0+$/, ''), type, desc: buf.subarray(descAt, descAt + descsz) });
-    at = descAt + pad4(descsz);
-  }
-  return notes;
+  return decodeNotes(await readAt(image, Number(p.offset), Number(p.filesz < MAX_NOTES ? p.filesz : MAX_NOTES)));
 }
 
 /** /proc/kcore carries a CORE NT_TASKSTRUCT note (the reader's task), as drgn checks. */
-export function hasKcoreNote(image: ImageFile): boolean {
-  try {
-    return readElfCore(image).notes.some((n) => n.name === 'CORE' && n.type === NT_TASKSTRUCT);
-  } catch {
-    return false; // not a readable ELF core: the ELF parser says why
-  }
+export function isKcoreLayout(core: ElfCore): boolean {
+  return core.notes.some((n) => n.name === 'CORE' && n.type === NT_TASKSTRUCT);
 }
 
 interface Candidate extends Segment {
@@ -127,9 +80,9 @@ interface Candidate extends Segment {
  * is skipped, a p_filesz < p_memsz tail reads as zeros, and where segments
  * overlap, RAM wins over kernel-image aliases, then the earlier header wins.
  */
-export function physicalSegments(image: ImageFile, core: ElfCore): { segments: Segment[]; notes: string[] } {
+export function physicalSegments(image: ByteSource, core: ElfCore): { segments: Segment[]; notes: string[] } {
   const fail = (msg: string): never => {
-    throw new InputError(`${image.path}: ${msg}`);
+    throw new InputError(`${image.label}: ${msg}`);
   };
   const notes: string[] = [];
   const loads = core.phdrs.filter((p) => p.type === PT_LOAD && p.memsz > 0n);
@@ -166,10 +119,9 @@ export function physicalSegments(image: ImageFile, core: ElfCore): { segments: S
     }
   }
   candidates.sort((a, b) => Number(a.textAlias) - Number(b.textAlias) || a.phdr.index - b.phdr.index);
-  const taken: Segment[] = [];
-  for (const c of candidates) {
-    const free = subtract(taken, c);
-    const lost = c.length - free.reduce((n, s) => n + s.length, 0);
+  const { segments, used } = resolveOverlaps(candidates);
+  candidates.forEach((c, k) => {
+    const lost = c.length - used[k];
     if (lost > 0) {
       notes.push(
         c.textAlias
@@ -177,32 +129,85 @@ export function physicalSegments(image: ImageFile, core: ElfCore): { segments: S
           : `PT_LOAD #${c.phdr.index} overlaps earlier segments by ${hex(lost)} bytes: the earlier program header wins`,
       );
     }
-    for (const f of free) insertSorted(taken, f);
-  }
-  return { segments: taken, notes };
+  });
+  return { segments, notes };
 }
 
-/** Parts of `c` not covered by `taken` (sorted, disjoint), with offsets moved along. */
-function subtract(taken: readonly Segment[], c: Segment): Segment[] {
-  const out: Segment[] = [];
-  let pos = c.phys;
-  const end = c.phys + c.length;
-  const piece = (from: number, to: number) => out.push({ phys: from, length: to - from, offset: c.offset === null ? null : c.offset + (from - c.phys) });
-  for (const t of taken) {
-    if (t.phys + t.length <= pos) continue;
-    if (t.phys >= end) break;
-    if (t.phys > pos) piece(pos, t.phys);
-    pos = Math.max(pos, t.phys + t.length);
-    if (pos >= end) break;
+/**
+ * Each address goes to the first candidate (in the given priority order)
+ * that covers it: one sweep over the sorted start and end points with a heap
+ * of the candidates covering the current point, O(n log n) for a core of a
+ * million program headers. Returns the segments, sorted by phys, and the
+ * bytes each candidate got.
+ */
+function resolveOverlaps(candidates: readonly Segment[]): { segments: Segment[]; used: number[] } {
+  const n = candidates.length;
+  const used = new Array<number>(n).fill(0);
+  const byStart = Array.from({ length: n }, (_, k) => k).sort((a, b) => candidates[a].phys - candidates[b].phys);
+  const points = [...new Set(candidates.flatMap((c) => [c.phys, c.phys + c.length]))].sort((a, b) => a - b);
+  const heap = new MinHeap();
+  const segments: Segment[] = [];
+  const owners: number[] = [];
+  let next = 0;
+  for (let p = 0; p + 1 < points.length; p++) {
+    const x = points[p];
+    while (next < n && candidates[byStart[next]].phys <= x) heap.push(byStart[next++]);
+    while (heap.size > 0 && candidates[heap.top()].phys + candidates[heap.top()].length <= x) heap.pop();
+    if (heap.size === 0) continue;
+    const k = heap.top();
+    const c = candidates[k];
+    const to = points[p + 1];
+    const last = segments[segments.length - 1];
+    if (last && owners[owners.length - 1] === k && last.phys + last.length === x) last.length += to - x;
+    else {
+      segments.push({ phys: x, length: to - x, offset: c.offset === null ? null : c.offset + (x - c.phys) });
+      owners.push(k);
+    }
+    used[k] += to - x;
   }
-  if (pos < end) piece(pos, end);
-  return out;
+  return { segments, used };
 }
 
-function insertSorted(list: Segment[], s: Segment): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1].phys > s.phys) i--;
-  list.splice(i, 0, s);
+/** A binary min-heap of candidate indexes (lower index: higher priority). */
+class MinHeap {
+  private readonly a: number[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  top(): number {
+    return this.a[0];
+  }
+
+  push(v: number): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent] <= a[i]) break;
+      [a[parent], a[i]] = [a[i], a[parent]];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const a = this.a;
+    const last = a.pop()!;
+    if (a.length === 0) return;
+    a[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < a.length && a[l] < a[m]) m = l;
+      if (r < a.length && a[r] < a[m]) m = r;
+      if (m === i) break;
+      [a[m], a[i]] = [a[i], a[m]];
+      i = m;
+    }
+  }
 }
 
 /** Note names and types as readelf spells them (elf.h; QEMU's dump.c). */
@@ -239,8 +244,8 @@ export function coreFlavour(notes: readonly ElfNote[]): string {
 }
 
 /** An ELF core (QEMU dump-guest-memory, kdump vmcore, …): RAM = the physical PT_LOADs. */
-export function parseElf(image: ImageFile): ParsedImage {
-  const core = readElfCore(image);
+export async function parseElf(image: ByteSource, known?: ElfCore): Promise<ParsedImage> {
+  const core = known ?? (await readElfCore(image));
   const { segments, notes } = physicalSegments(image, core);
   return {
     ranges: mergeAdjacent(segments.map((s) => ({ start: s.phys, length: s.length }))),

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mergeAdjacent } from '../maps/ranges';
-import { RamRange, rangeEnd } from '../types';
-import { ImageFile } from './image-file';
+import { readAt } from '../io/byte-source';
+import { FileSource } from '../io/file-source';
+import { PAGE, RamRange, rangeEnd } from '../types';
 
-const PAGE = 4096;
 const CHUNK = 1 << 20;
 /** Zero runs shorter than this stay RAM: a zero page inside RAM is normal, and splitting at each would fragment the map. */
 export const MIN_HOLE = 1 << 20;
@@ -13,7 +13,7 @@ export const MIN_HOLE = 1 << 20;
  * os.lseek asks the kernel; null when that is not possible (then every byte
  * is read). Filesystems without hole support report one extent.
  */
-function dataExtents(image: ImageFile): RamRange[] | null {
+function dataExtents(image: FileSource): RamRange[] | null {
   // The image's own descriptor as python's stdin: no second open by name (no access-time update, no other file).
   const script = [
     'import os',
@@ -48,7 +48,7 @@ export interface HoleScan {
  * holes and runs of all-zero pages of at least MIN_HOLE bytes. Page-granular
  * in file offsets (= physical addresses).
  */
-export function scanHoles(image: ImageFile): HoleScan {
+export async function scanHoles(image: FileSource): Promise<HoleScan> {
   const extents = dataExtents(image) ?? [{ start: 0, length: image.size }];
   const pages: RamRange[] = [];
   const zero = Buffer.alloc(PAGE);
@@ -57,7 +57,7 @@ export function scanHoles(image: ImageFile): HoleScan {
     const first = Math.floor(e.start / PAGE) * PAGE;
     const end = Math.min(image.size, Math.ceil(rangeEnd(e) / PAGE) * PAGE);
     for (let at = first; at < end; at += CHUNK) {
-      const buf = image.readAt(at, Math.min(CHUNK, end - at));
+      const buf = await readAt(image, at, Math.min(CHUNK, end - at));
       for (let p = 0; p < buf.length; p += PAGE) {
         const page = buf.subarray(p, p + PAGE);
         if (page.equals(zero.subarray(0, page.length))) zeroBytes += page.length;

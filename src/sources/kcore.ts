@@ -1,9 +1,10 @@
 import { hex, InputError } from '../errors';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
-import { describeNotes, physicalSegments, readElfCore } from './elf';
+import { FileSource } from '../io/file-source';
+import { ByteSource } from '../io/byte-source';
+import { describeNotes, ElfCore, physicalSegments, readElfCore } from './elf';
 import { LIVE_KCORE } from './detect';
-import { ImageFile } from './image-file';
-import type { MapInput, ParsedImage } from './open';
+import type { MapInput, ParsedImage } from './parsed';
 
 /**
  * /proc/kcore, live or a file with its layout: an ELF core whose PT_LOADs map
@@ -13,8 +14,8 @@ import type { MapInput, ParsedImage } from './open';
  * alias; p_paddr -1 entries are not physical). Ranges may start or end
  * mid-page: KCORE_RAM entries are page-granular and cover them.
  */
-export function parseKcore(image: ImageFile, map: MapInput | undefined): ParsedImage {
-  const core = readElfCore(image);
+export async function parseKcore(image: ByteSource, map: MapInput | undefined, known?: ElfCore): Promise<ParsedImage> {
+  const core = known ?? (await readElfCore(image));
   const { segments, notes } = physicalSegments(image, core);
   const own = mergeAdjacent(segments.map((s) => ({ start: s.phys, length: s.length })));
   if (!map) {
@@ -30,15 +31,15 @@ export function parseKcore(image: ImageFile, map: MapInput | undefined): ParsedI
   return {
     ranges: map.ranges,
     segments,
-      mapOrigin: `${map.origin}, matched to kcore PT_LOADs`,
+    mapOrigin: `${map.origin}, matched to kcore PT_LOADs`,
     notes: [...describeNotes(core.notes), ...notes],
   };
 }
 
 /** Opens the running kernel's /proc/kcore; a refusal says what it takes. */
-export function openLiveKcore(): ImageFile {
+export function openLiveKcore(): FileSource {
   try {
-    return ImageFile.open(LIVE_KCORE);
+    return FileSource.open(LIVE_KCORE);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     throw new InputError(

@@ -2,8 +2,8 @@ import { hex, InputError } from '../errors';
 import { formatRange } from '../maps/ranges';
 import { rangeEnd, totalLength } from '../types';
 import { MIN_HOLE, scanHoles } from './holes';
-import { ImageFile } from './image-file';
-import type { MapInput, ParsedImage } from './open';
+import { FileSource } from '../io/file-source';
+import type { MapInput, ParsedImage } from './parsed';
 
 /**
  * A padded image (LiME format=padded, `avml convert --format raw`, a
@@ -11,11 +11,11 @@ import type { MapInput, ParsedImage } from './open';
  * which addresses are RAM; without one the whole file is one range, or with
  * --holes the file minus its sparse holes and long all-zero page runs.
  */
-export function parsePadded(image: ImageFile, map: MapInput | undefined, options: { holes?: boolean } = {}): ParsedImage {
+export async function parsePadded(image: FileSource, map: MapInput | undefined, options: { holes?: boolean } = {}): Promise<ParsedImage> {
   const segments = [{ phys: 0, length: image.size, offset: 0 }];
   if (!map && options.holes) {
-    const scan = scanHoles(image);
-    if (scan.data.length === 0) throw new InputError(`${image.path}: --holes: every page of the image is zero or a hole; nothing to serve`);
+    const scan = await scanHoles(image);
+    if (scan.data.length === 0) throw new InputError(`${image.label}: --holes: every page of the image is zero or a hole; nothing to serve`);
     const holeBytes = image.size - totalLength(scan.data);
     return {
       ranges: scan.data,
@@ -38,7 +38,7 @@ export function parsePadded(image: ImageFile, map: MapInput | undefined, options
   const last = map.ranges[map.ranges.length - 1];
   if (rangeEnd(last) > image.size) {
     throw new InputError(
-      `${image.path}: padded image is ${image.size} bytes but the map's RAM range ${formatRange(last)} ends at ${hex(rangeEnd(last))}; ` +
+      `${image.label}: padded image is ${image.size} bytes but the map's RAM range ${formatRange(last)} ends at ${hex(rangeEnd(last))}; ` +
         `wrong map, or a truncated image?`,
     );
   }

@@ -1,6 +1,7 @@
-import { ByteStore } from '../engine/store';
+import { ByteSource } from '../io/byte-source';
 import { KernelHarvest } from '../kernel/harvest';
 import { RamRange, Segment } from '../types';
+import type { Format } from './detect';
 
 /**
  * A source image, parsed: which physical addresses it holds and where their
@@ -8,15 +9,18 @@ import { RamRange, Segment } from '../types';
  */
 export interface Source {
   path: string;
-  /** Detected (or forced) format, e.g. `raw`. */
-  format: string;
+  /** Detected (or forced) format. */
+  format: Format;
   /** Why that format: shown by `memview info`. */
   detectedBy: string;
   /** The RAM map: what LiME records, ELF PT_LOADs and iomem.txt describe. Sorted, disjoint. */
   ranges: RamRange[];
-  /** Where the bytes of physical memory are in `store`. Sorted by phys, disjoint. */
+  /** Where the bytes of physical memory are in `bytes`. Sorted by phys, disjoint. */
   segments: Segment[];
-  store: ByteStore;
+  /** The image as opened (the evidence). */
+  image: ByteSource;
+  /** Where `source` pieces read: the image itself, or a decoded stream of it (AVML). */
+  bytes: ByteSource;
   /** Where the map came from (a file name, `image`, ...). */
   mapOrigin: string;
   /** Observations worth an investigator's attention (quirks, repairs, merges). */
@@ -26,4 +30,9 @@ export interface Source {
   fileSize: number;
   mtime: Date;
   close(): void;
+}
+
+/** Segment offsets are offsets in the image file itself (no decoding): tools can read the file in place. */
+export function readsInPlace(source: Source): boolean {
+  return source.bytes === source.image && source.image.fd !== undefined;
 }

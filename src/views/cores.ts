@@ -3,7 +3,8 @@ import { KernelHarvest, KernelImage } from '../kernel/harvest';
 import { MergedRange } from '../maps/ranges';
 import { Source } from '../sources/source';
 import { rangeEnd } from '../types';
-import { ElfAlias, elfCorePieces, NO_PADDR, physicalElfLoads, physicalLoads, prstatusNote } from './elf';
+import { NO_PADDR } from '../formats/elf64';
+import { ElfAlias, elfCorePieces, physicalElfLoads, physicalLoads, prstatusNote } from './elf';
 
 /** A view before it becomes a VirtualFile (index.ts makes it one). */
 export interface ViewSpec {

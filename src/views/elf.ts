@@ -2,24 +2,13 @@ import { bytesPiece, Piece, zeroPiece } from '../engine/pieces';
 import { physicalPieces } from '../engine/physical';
 import { hex } from '../errors';
 import { MergedRange, mergeSmallestGaps, roundOutToPages } from '../maps/ranges';
-import { RamRange, rangeEnd, Segment } from '../types';
+import { EHDR_SIZE, encodeCoreHeader, encodeNote, encodePhdr, NT_PRSTATUS, PF_RWX, PHDR_SIZE, PT_LOAD, PT_NOTE } from '../formats/elf64';
+import { PAGE, RamRange, rangeEnd, Segment } from '../types';
 
-/** ELF64 little-endian layout constants (System V gABI, elf.h). */
-export const EHDR_SIZE = 64;
-export const PHDR_SIZE = 56;
-export const ET_CORE = 4;
-export const EM_X86_64 = 62;
-export const PT_LOAD = 1;
-export const PT_NOTE = 4;
-export const NT_PRSTATUS = 1;
 /** sizeof(struct elf_prstatus) on x86-64: what Volatility 2 and crash expect in a CORE note. */
 export const X86_64_PRSTATUS_SIZE = 336;
-/** p_paddr of a load that has no physical address (kcore, kdump text aliases): physical readers skip it. */
-export const NO_PADDR = 0xffffffffffffffffn;
 /** LeechCore reads e_phoff..0x2000: (0x2000 - 0x40) / 56 = 145 program headers at most. */
 export const MAX_PHDRS = 145;
-const PF_RWX = 7;
-const PAGE = 4096;
 
 export interface ElfLoad {
   /** Physical address of the segment (also p_vaddr unless `vaddr` is given). */
@@ -46,49 +35,9 @@ export function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-function elfHeader(phnum: number): Buffer {
-  const h = Buffer.alloc(EHDR_SIZE);
-  h.write('\x7fELF', 0, 'latin1');
-  h[4] = 2; // ELFCLASS64
-  h[5] = 1; // ELFDATA2LSB
-  h[6] = 1; // EV_CURRENT
-  h.writeUInt16LE(ET_CORE, 16);
-  h.writeUInt16LE(EM_X86_64, 18);
-  h.writeUInt32LE(1, 20); // e_version
-  h.writeBigUInt64LE(BigInt(EHDR_SIZE), 32); // e_phoff
-  h.writeUInt16LE(EHDR_SIZE, 52); // e_ehsize
-  h.writeUInt16LE(PHDR_SIZE, 54); // e_phentsize
-  h.writeUInt16LE(phnum, 56);
-  return h;
-}
-
-function phdr(type: number, flags: number, offset: number, vaddr: bigint, paddr: bigint, size: number, align: number): Buffer {
-  const p = Buffer.alloc(PHDR_SIZE);
-  p.writeUInt32LE(type, 0);
-  p.writeUInt32LE(flags, 4);
-  p.writeBigUInt64LE(BigInt(offset), 8);
-  p.writeBigUInt64LE(BigInt.asUintN(64, vaddr), 16);
-  p.writeBigUInt64LE(BigInt.asUintN(64, paddr), 24);
-  p.writeBigUInt64LE(BigInt(size), 32); // p_filesz
-  p.writeBigUInt64LE(BigInt(size), 40); // p_memsz
-  p.writeBigUInt64LE(BigInt(align), 48);
-  return p;
-}
-
-/** One ELF note: Elf64_Nhdr (namesz, descsz, type), the name NUL-terminated, both padded to 4 bytes. */
-export function elfNote(name: string, type: number, desc: Buffer): Buffer {
-  const nameBytes = Buffer.from(name + '\0', 'latin1');
-  const head = Buffer.alloc(12);
-  head.writeUInt32LE(nameBytes.length, 0);
-  head.writeUInt32LE(desc.length, 4);
-  head.writeUInt32LE(type, 8);
-  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc(alignUp(b.length, 4) - b.length)]);
-  return Buffer.concat([head, pad(nameBytes), pad(desc)]);
-}
-
 /** `CORE` NT_PRSTATUS with a zeroed x86-64 elf_prstatus (no CPU state is known; Volatility 2 needs the note). */
 export function prstatusNote(): Buffer {
-  return elfNote('CORE', NT_PRSTATUS, Buffer.alloc(X86_64_PRSTATUS_SIZE));
+  return encodeNote('CORE', NT_PRSTATUS, Buffer.alloc(X86_64_PRSTATUS_SIZE));
 }
 
 /**
@@ -101,11 +50,11 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
   const phnum = 1 + loads.length + aliases.length;
   const notesOffset = EHDR_SIZE + phnum * PHDR_SIZE;
   let dataOffset = alignUp(notesOffset + notes.length, PAGE);
-  const headers: Buffer[] = [elfHeader(phnum), phdr(PT_NOTE, 0, notesOffset, 0n, 0n, notes.length, 4)];
+  const headers: Buffer[] = [encodeCoreHeader(phnum), encodePhdr({ type: PT_NOTE, flags: 0, offset: notesOffset, vaddr: 0n, paddr: 0n, size: notes.length, align: 4 })];
   const body: Piece[] = [];
   const placed: { paddr: number; length: number; offset: number }[] = [];
   for (const load of loads) {
-    headers.push(phdr(PT_LOAD, PF_RWX, dataOffset, BigInt(load.vaddr ?? load.paddr), BigInt(load.paddr), load.length, 0));
+    headers.push(encodePhdr({ type: PT_LOAD, flags: PF_RWX, offset: dataOffset, vaddr: BigInt(load.vaddr ?? load.paddr), paddr: BigInt(load.paddr), size: load.length, align: 0 }));
     placed.push({ paddr: load.paddr, length: load.length, offset: dataOffset });
     body.push(...load.pieces);
     const padded = alignUp(load.length, PAGE);
@@ -115,7 +64,7 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
   for (const a of aliases) {
     const home = placed.find((p) => p.paddr <= a.sharesPaddr && a.sharesPaddr + a.length <= p.paddr + p.length);
     if (!home) throw new Error(`ELF alias at ${hex(a.sharesPaddr)} (+${hex(a.length)}) is not inside one load`);
-    headers.push(phdr(PT_LOAD, PF_RWX, home.offset + (a.sharesPaddr - home.paddr), a.vaddr, a.paddr, a.length, 0));
+    headers.push(encodePhdr({ type: PT_LOAD, flags: PF_RWX, offset: home.offset + (a.sharesPaddr - home.paddr), vaddr: a.vaddr, paddr: a.paddr, size: a.length, align: 0 }));
   }
   const head = Buffer.concat([...headers, notes]);
   return [bytesPiece(head), zeroPiece(alignUp(head.length, PAGE) - head.length), ...body];

@@ -1,11 +1,10 @@
 import * as path from 'node:path';
 import { physicalPieces } from '../engine/physical';
 import { bytesPiece, Piece } from '../engine/pieces';
-import { CachedFileStore, FileStore } from '../engine/store';
 import { hex, shellQuote } from '../errors';
 import { iomemSpan } from '../maps/iomem';
-import { Source } from '../sources/source';
-import { RamRange, rangeEnd } from '../types';
+import { readsInPlace, Source } from '../sources/source';
+import { PAGE, RamRange, rangeEnd } from '../types';
 import { ViewSpec } from './cores';
 import { pageRoundedLimePieces } from './lime';
 import { rangePieces } from './ram-pieces';
@@ -15,7 +14,6 @@ import { rangePieces } from './ram-pieces';
  * file@addr,...`, and a LeechCore memory map that lets MemProcFS read the
  * source image in place.
  */
-const PAGE = 4096;
 /** LeechCore's "the remap column is a file offset even when 0" flag (leechcore.h). */
 const LC_MEMMAP_FORCE_OFFSET = 0x8000000000000000n;
 
@@ -46,10 +44,10 @@ interface FileRun {
  * only takes whole pages, so runs are narrowed to the pages they fully hold;
  * offset 0 carries the force flag (a bare 0 would mean "no remap"). No
  * comments: its parser does not really skip them. Null when the source's bytes
- * are not plain file offsets (a decoded store).
+ * are not plain file offsets (a decoded stream).
  */
 export function memprocfsMemmap(source: Source): { text: string; notes: string[] } | null {
-  if (!(source.store instanceof FileStore || source.store instanceof CachedFileStore)) return null;
+  if (!readsInPlace(source)) return null;
   const runs: FileRun[] = [];
   for (const r of source.ranges) {
     let phys = r.start;

@@ -23,11 +23,11 @@ export interface View {
  * of `ls` and of `memview info`.
  */
 export function buildViews(source: Source): View[] {
-  const { segments, ranges, store } = source;
+  const { segments, ranges, bytes } = source;
   const make = (name: string, description: string, pieces: Piece[], notes?: string[]): View => ({
     name,
     description,
-    file: new VirtualFile(pieces, store),
+    file: new VirtualFile(pieces, bytes),
     ...(notes && notes.length > 0 ? { notes } : {}),
   });
   const views: View[] = [

@@ -16,13 +16,13 @@ export interface Opened {
   close(): void;
 }
 
-export function open(path: string, options: OpenOptions = {}): Opened {
-  return withViews(openSource(path, options));
+export async function open(path: string, options: OpenOptions = {}): Promise<Opened> {
+  return withViews(await openSource(path, options));
 }
 
 /** As `memview mount` opens a source: also scans its RAM for the kernel's VMCOREINFO note (vmcore view). */
 export async function openAsMount(path: string, options: OpenOptions = {}): Promise<Opened> {
-  const source = openSource(path, options);
+  const source = await openSource(path, options);
   try {
     source.kernel = await harvestKernel(source, 'first');
   } catch (e) {

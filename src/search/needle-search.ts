@@ -1,11 +1,11 @@
-import { preadFully } from '../engine/pread';
+import { ByteSource } from '../io/byte-source';
 import { SimdSearcher } from './simd-search';
 
 /**
  * Every offset of each needle in [0, size) of a file, in one sequential pass:
  * large reads, chunks that overlap by the longest needle's length less one
  * byte (a match straddling a chunk boundary is found exactly once). Two
- * needles are searched together by WebAssembly SIMD (src/sources/simd-search.ts)
+ * needles are searched together by WebAssembly SIMD (simd-search.ts)
  * where available, otherwise each with Buffer.indexOf.
  */
 
@@ -23,11 +23,8 @@ export interface SearchOptions {
   simd?: boolean;
 }
 
-function readChunk(fd: number, buf: Uint8Array, pos: number, size: number): number {
-  return preadFully(fd, buf, 0, Math.max(0, Math.min(buf.length, size - pos)), pos);
-}
-
-export function searchFile(fd: number, size: number, needles: Buffer[], opts: SearchOptions): SearchResult {
+export async function searchSource(source: ByteSource, needles: Buffer[], opts: SearchOptions): Promise<SearchResult> {
+  const { size } = source;
   const overlap = Math.max(...needles.map((n) => n.length)) - 1;
   if (opts.chunkSize <= overlap) throw new Error(`chunk size ${opts.chunkSize} is not above the needle overlap ${overlap}`);
   const simd = opts.simd === false ? null : SimdSearcher.create(needles, opts.chunkSize);
@@ -39,7 +36,7 @@ export function searchFile(fd: number, size: number, needles: Buffer[], opts: Se
     else result.capped = true;
   };
   while (pos < size) {
-    const n = readChunk(fd, buf, pos, size);
+    const n = await source.read(buf, 0, Math.max(0, Math.min(buf.length, size - pos)), pos);
     if (simd) {
       simd.search(n, add);
     } else {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 /**
  * Reads `length` bytes at `position` into `target[offset..]` with as many
  * preads as it takes; returns the byte count, short only at end of file.
- * The one synchronous read loop: mount-time parsers, scans and FileStore use it.
+ * The one synchronous read loop: FileSource and the bench use it.
  */
 export function preadFully(fd: number, target: Uint8Array, offset: number, length: number, position: number): number {
   let done = 0;

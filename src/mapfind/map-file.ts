@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { InputError } from '../errors';
 import { candidatesFromText, chooseFromFile } from '../maps/candidates';
 import { RamRange } from '../types';
-import { describeOpenError } from './image-file';
+import { describeOpenError } from '../io/file-source';
 
 export interface ChosenMap {
   ranges: RamRange[];

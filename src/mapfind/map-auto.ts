@@ -2,11 +2,10 @@ import { InputError } from '../errors';
 import { kernelFacts } from '../kernel/vmcoreinfo';
 import { chooseMap, ContentEvidence, MapCandidate, MapChoice, mergeIdentical, placesBytes, RankedCandidate, SizeFit, sizeFit } from '../maps/candidates';
 import { checkTopLevelPageTable } from '../maps/page-table';
-import { formatMapReport, MapReport } from '../maps/report';
-import { RamRange, rangeEnd } from '../types';
-import { ImageFile } from './image-file';
-import { detectFormat, Format } from './detect';
+import { ByteSource, readAt } from '../io/byte-source';
+import { PAGE, RamRange, rangeEnd } from '../types';
 import { ChosenMap, readMapFile } from './map-file';
+import { formatMapReport, MapReport } from './report';
 import { scanImage } from './scan-image';
 
 /**
@@ -15,19 +14,17 @@ import { scanImage } from './scan-image';
  * content, and picks one (src/maps/candidates.ts says how).
  */
 
-const PAGE = 4096;
-
 /** Reads physical pages of a headerless image under a candidate map: raw (RAM ranges concatenated) or padded. */
-function pageReader(image: ImageFile, ranges: readonly RamRange[], padded: boolean): (phys: number) => Buffer | null {
-  return (phys) => {
+function pageReader(image: ByteSource, ranges: readonly RamRange[], padded: boolean): (phys: number) => Promise<Buffer | null> {
+  return async (phys) => {
     if (padded) {
       const inRam = ranges.some((r) => phys >= r.start && phys + PAGE <= rangeEnd(r));
-      return inRam ? image.readAt(phys, PAGE) : null;
+      return inRam ? readAt(image, phys, PAGE) : null;
     }
     let offset = 0;
     for (const r of ranges) {
       if (phys >= r.start && phys + PAGE <= rangeEnd(r)) {
-        const page = image.readAt(offset + (phys - r.start), PAGE);
+        const page = await readAt(image, offset + (phys - r.start), PAGE);
         return page.length === PAGE ? page : null;
       }
       offset += r.length;
@@ -36,10 +33,11 @@ function pageReader(image: ImageFile, ranges: readonly RamRange[], padded: boole
   };
 }
 
-function contentCheck(image: ImageFile, ranges: readonly RamRange[], fit: SizeFit, pageTables: readonly number[]): ContentEvidence | undefined {
+async function contentCheck(image: ByteSource, ranges: readonly RamRange[], fit: SizeFit, pageTables: readonly number[]): Promise<ContentEvidence | undefined> {
   if (pageTables.length === 0 || !placesBytes(fit)) return undefined;
   const read = pageReader(image, ranges, fit === 'padded');
-  const checks = pageTables.map((phys) => checkTopLevelPageTable(phys, ranges, read));
+  const checks = [];
+  for (const phys of pageTables) checks.push(await checkTopLevelPageTable(phys, ranges, read));
   return checks.find((c) => c.ok) ?? checks[0];
 }
 
@@ -51,19 +49,20 @@ export interface MapSearch {
 }
 
 /** Gathers, checks and ranks every candidate map for a raw image. */
-export function buildMapReport(image: ImageFile, search: MapSearch): MapReport {
-  const scan = scanImage(image.fd, image.size);
+export async function buildMapReport(image: ByteSource, search: MapSearch): Promise<MapReport> {
+  const scan = await scanImage(image);
   const kernels = scan.notes.map((n) => ({ offset: n.offset, ...kernelFacts(n.fields) }));
   const pageTables = [...new Set(kernels.flatMap((k) => (k.pageTablePhys === undefined ? [] : [k.pageTablePhys])))];
   const candidates = mergeIdentical([...(search.files ?? []), ...(search.scan ? scan.candidates : [])]);
-  const ranked: RankedCandidate[] = candidates.map((candidate) => {
+  const ranked: RankedCandidate[] = [];
+  for (const candidate of candidates) {
     const fit = sizeFit(candidate.ranges, image.size);
-    const content = contentCheck(image, candidate.ranges, fit, pageTables);
-    return { candidate, fit, ...(content ? { content } : {}) };
-  });
+    const content = await contentCheck(image, candidate.ranges, fit, pageTables);
+    ranked.push({ candidate, fit, ...(content ? { content } : {}) });
+  }
   const choice: MapChoice = chooseMap(ranked, image.size);
   return {
-    image: image.path,
+    image: image.label,
     imageSize: image.size,
     scan: { seconds: scan.seconds, logHeaders: scan.hits.log.length, vmcoreinfoHits: scan.hits.vmcoreinfo.length, capped: scan.hits.capped },
     kernels,
@@ -75,13 +74,13 @@ export function buildMapReport(image: ImageFile, search: MapSearch): MapReport {
  * The map of a raw image given no map (or `--map auto`): the best candidate
  * from the image's own boot log, or an InputError carrying the table.
  */
-export function autoMap(image: ImageFile): ChosenMap {
-  const report = buildMapReport(image, { scan: true });
+export async function autoMap(image: ByteSource): Promise<ChosenMap> {
+  const report = await buildMapReport(image, { scan: true });
   const { chosen, confidence, reason } = report.choice;
   if (!chosen) {
     const tried = 'looked for the boot log\'s e820 map (dmesg text, printk records, printk ring buffer) and the VMCOREINFO note in the image';
     throw new InputError(
-      `${image.path}: a raw image needs a memory map and none was found in it: ${reason} (${tried}); ` +
+      `${image.label}: a raw image needs a memory map and none was found in it: ${reason} (${tried}); ` +
         'pass --map with the machine\'s /proc/iomem or its boot log (dmesg, journalctl -k)',
       report.choice.ranked.length ? formatMapReport(report) : undefined,
     );
@@ -97,13 +96,12 @@ export function autoMap(image: ImageFile): ChosenMap {
 export const AUTO_MAP = 'auto';
 
 /**
- * The map for an image: the file given with --map; else, for a headerless
- * image read as raw (or with `--map auto`), the map found inside the image.
+ * The map for an image: the file given with --map; else, for an image read
+ * as raw (or as padded with `--map auto`), the map found inside the image.
  * Images that carry their own map get none.
  */
-export function mapForImage(image: ImageFile, map: string | undefined, format: Format | undefined): ChosenMap | undefined {
+export async function mapForImage(image: ByteSource, map: string | undefined, format: string): Promise<ChosenMap | undefined> {
   if (map && map !== AUTO_MAP) return readMapFile(map, image.size);
-  const f = format ?? detectFormat(image, undefined).format;
-  if (f === 'raw' || (f === 'padded' && map === AUTO_MAP)) return autoMap(image);
+  if (format === 'raw' || (format === 'padded' && map === AUTO_MAP)) return autoMap(image);
   return undefined;
 }

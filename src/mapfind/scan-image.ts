@@ -1,13 +1,13 @@
-import { preadFully } from '../engine/pread';
 import { hex } from '../errors';
+import { ByteSource, readAt } from '../io/byte-source';
 import { parseVmcoreinfoNoteAt, VMCOREINFO_NEEDLE, VMCOREINFO_NEEDLE_OFFSET, VmcoreinfoNote } from '../kernel/vmcoreinfo';
 import { dmesgCandidate, MapCandidate, mergeIdentical } from '../maps/candidates';
 import { LOG_LOOKBEHIND, LOG_NEEDLE, LOG_WINDOW, mapAt } from '../maps/scan';
-import { searchFile } from './needle-search';
+import { searchSource } from '../search/needle-search';
 
 /**
  * One sequential pass over an image for the boot log's map header and the
- * VMCOREINFO note (src/sources/needle-search.ts: large reads, a SIMD search,
+ * VMCOREINFO note (src/search/needle-search.ts: large reads, a SIMD search,
  * overlapping chunks); the bytes around each hit are read afterwards.
  */
 
@@ -23,15 +23,10 @@ export interface NeedleHits {
   capped: boolean;
 }
 
-/** Finds every needle hit in [0, size) of `fd` (file offsets of the needle's first byte). */
-export function findNeedles(fd: number, size: number, chunkSize = CHUNK, simd?: boolean): NeedleHits {
-  const r = searchFile(fd, size, [LOG_NEEDLE, VMCOREINFO_NEEDLE], { chunkSize, maxHits: MAX_HITS, simd });
+/** Finds every needle hit in the image (file offsets of the needle's first byte). */
+export async function findNeedles(image: ByteSource, chunkSize = CHUNK, simd?: boolean): Promise<NeedleHits> {
+  const r = await searchSource(image, [LOG_NEEDLE, VMCOREINFO_NEEDLE], { chunkSize, maxHits: MAX_HITS, simd });
   return { log: r.hits[0], vmcoreinfo: r.hits[1], capped: r.capped };
-}
-
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  return buf.subarray(0, preadFully(fd, buf, 0, length, position));
 }
 
 export interface ImageScan {
@@ -46,13 +41,13 @@ export interface ImageScan {
 const FORM_WORDS = { text: 'text log', printk_log: 'printk records', printk_ringbuffer: 'printk ring buffer' } as const;
 
 /** Scans an image for boot-log maps and VMCOREINFO notes. */
-export function scanImage(fd: number, size: number): ImageScan {
+export async function scanImage(image: ByteSource): Promise<ImageScan> {
   const t0 = process.hrtime.bigint();
-  const hits = findNeedles(fd, size);
+  const hits = await findNeedles(image);
   const found: MapCandidate[] = [];
   for (const hit of hits.log) {
     const from = Math.max(0, hit - LOG_LOOKBEHIND);
-    const window = readAt(fd, from, hit - from + LOG_WINDOW);
+    const window = await readAt(image, from, hit - from + LOG_WINDOW);
     const m = mapAt(window, hit - from);
     if (!m) continue;
     const c = dmesgCandidate(m.map, 'image', `image offset ${hex(from + m.start)} (${FORM_WORDS[m.form]})`);
@@ -63,7 +58,7 @@ export function scanImage(fd: number, size: number): ImageScan {
   for (const hit of hits.vmcoreinfo) {
     const at = hit - VMCOREINFO_NEEDLE_OFFSET;
     if (at < 0) continue;
-    const note = parseVmcoreinfoNoteAt(readAt(fd, at, NOTE_READ), 0, at);
+    const note = parseVmcoreinfoNoteAt(await readAt(image, at, NOTE_READ), 0, at);
     if (note) notes.push(note);
   }
   // Live log records first: a merged group is named after its most authoritative copy.

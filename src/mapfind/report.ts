@@ -1,7 +1,7 @@
 import { hex } from '../errors';
 import { KernelFacts } from '../kernel/vmcoreinfo';
 import { rangeEnd, totalLength } from '../types';
-import { describeFit, MapChoice } from './candidates';
+import { describeFit, MapChoice } from '../maps/candidates';
 
 /** Everything `memview map` reports: the image, what the scan saw, every candidate ranked, the choice. */
 export interface MapReport {
