@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BufferSource, ByteSource } from '../src/io/byte-source';
 import { parseElf } from '../src/sources/elf';
 import { parseLime } from '../src/sources/lime';
-import { materialise, Range } from './helpers/machine';
+import { materialise } from './helpers/machine';
 import { elfCoreImage, limeImage } from './helpers/source-writers';
 
 /** A BufferSource that counts its reads. */
