@@ -10,7 +10,7 @@ import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
 import { openSource, OpenOptions } from '../sources/open';
 import { Source } from '../sources/source';
-import { AUTO_MAP } from '../sources/map-auto';
+import { AUTO_MAP } from '../mapfind/map-auto';
 import { buildViews, findView } from '../views/index';
 import { describeSource } from '../views/info';
 import { ExportError, exportFile, progressBar } from './export';

@@ -33,7 +33,7 @@ export async function readAt(source: ByteSource, position: number, length: numbe
 /** Exactly `length` bytes at `position` into `target`, or a SourceIOError naming the source and the offset. */
 export async function readExactly(source: ByteSource, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<void> {
   const n = await source.read(target, targetOffset, length, position);
-  if (n < length) throw new SourceIOError(`${source.label}: short read at offset 0x${(position + n).toString(16)}`);
+  if (n < length) throw new SourceIOError(`${source.label}: short read at source offset 0x${(position + n).toString(16)}`);
 }
 
 /** Bytes held in memory: unit tests read parsers through this, no file needed. */
