@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openHttpSource } from '../src/io/http-source';
 import { DEFAULT_REMOTE } from '../src/io/remote-source';
-import { bodyBytes, startNginx } from '../test/helpers/nginx';
+import { bodyBytes, settled, startNginx } from '../test/helpers/nginx';
 import { BenchContext, BenchRow, GiB, MB, median, MiB } from './common';
 
 const READ = 128 * 1024;
@@ -45,7 +45,7 @@ export async function remoteRows(file: string, scratch: string, repeat: number, 
       for (let pos = 0; pos < size; pos += READ) await src.read(buf, 0, Math.min(READ, size - pos), pos);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       src.close();
-      return { mbs: size / seconds / MB, fetched: bodyBytes(nginx.log().slice(mark)) };
+      return { mbs: size / seconds / MB, fetched: bodyBytes((await settled(() => nginx.log())).slice(mark)) };
     };
     localRead(file); // page cache warm, as nginx's sendfile will be
     const local: number[] = [];
@@ -80,7 +80,7 @@ export async function remoteRows(file: string, scratch: string, repeat: number, 
     const src = await openHttpSource(url);
     const mark = nginx.log().length;
     await src.read(Buffer.alloc(4096), 0, 4096, Math.floor(size / 2 / 4096) * 4096 + 123);
-    const one = bodyBytes(nginx.log().slice(mark));
+    const one = bodyBytes((await settled(() => nginx.log())).slice(mark));
     src.close();
     rows.push({
       group: 'remote',

@@ -14,7 +14,7 @@ import { PAGE, RemoteSource } from '../src/io/remote-source';
 import { InputError } from '../src/errors';
 import { isRemote, redactUrl } from '../src/io/remote-url';
 import { tempDir } from './helpers/cli';
-import { bodyBytes, freePort, Nginx, startNginx } from './helpers/nginx';
+import { bodyBytes, freePort, Nginx, settled, startNginx } from './helpers/nginx';
 
 const MiB = 1024 * 1024;
 const BLOCK = 8 * MiB;
@@ -53,18 +53,21 @@ describe('HttpSource over nginx', () => {
   let bytes: Buffer;
   const opened: RemoteSource[] = [];
   const open = async (name: string, options = {}) => {
+    const logged = nginx.log().length;
     const s = await openHttpSource(`${nginx.base}/${name}?${SECRET}`, options);
     opened.push(s);
+    // nginx logs a request after answering it: wait for the line, so later counts start after it.
+    for (let i = 0; i < 200 && nginx.log().length === logged; i++) await new Promise((r) => setTimeout(r, 10));
     return s;
   };
-  /** Requests logged since `mark` (a log length taken earlier). */
-  const since = (mark: number) => nginx.log().slice(mark);
+  /** Requests logged since `mark` (a log length taken earlier), once the log has settled (nginx logs after answering). */
+  const since = (mark: number) => settled(() => nginx.log()).then((l) => l.slice(mark));
 
   beforeAll(async () => {
     fs.mkdirSync(root, { recursive: true });
     bytes = imageBytes(SIZE, 1);
     fs.writeFileSync(path.join(root, 'host.raw'), bytes);
-    nginx = await startNginx(path.join(tmp, 'nginx'), root);
+    nginx = await startNginx(path.join(tmp, 'nginx'), root, { tls: true });
   });
   afterAll(async () => {
     for (const s of opened) s.close();
@@ -81,7 +84,7 @@ describe('HttpSource over nginx', () => {
     expect(src.pin.etag).toBe(`"${Math.floor(st.mtimeMs / 1000).toString(16)}-${SIZE.toString(16)}"`);
     expect(new Date(src.pin.lastModified!).getTime()).toBe(Math.floor(st.mtimeMs / 1000) * 1000);
     expect(src.label).toBe(`${nginx.base}/host.raw`);
-    const reqs = since(mark);
+    const reqs = await since(mark);
     expect(reqs).toHaveLength(1);
     expect(reqs[0]).toMatchObject({ status: 206, body: 1, range: 'bytes=0-0' });
   });
@@ -93,14 +96,14 @@ describe('HttpSource over nginx', () => {
     const buf = Buffer.alloc(4096);
     expect(await src.read(buf, 0, 4096, at)).toBe(4096);
     expect(buf.equals(bytes.subarray(at, at + 4096))).toBe(true);
-    const reqs = since(mark);
+    const reqs = await since(mark);
     expect(reqs).toHaveLength(1);
     expect(reqs[0]).toMatchObject({ status: 206, body: BLOCK, range: `bytes=${2 * BLOCK}-${3 * BLOCK - 1}`, ifMatch: src.pin.etag });
     // Again, and its neighbour in the same block: from the cache.
     await src.read(buf, 0, 4096, at);
     await src.read(buf, 0, 4096, at + 4096);
     await new Promise((r) => setTimeout(r, 200)); // a read-ahead would have been logged by now
-    expect(since(mark)).toHaveLength(1);
+    expect(await since(mark)).toHaveLength(1);
   });
 
   it('a header probe costs one 64 KiB page, and a later block read fetches only the rest', async () => {
@@ -109,10 +112,10 @@ describe('HttpSource over nginx', () => {
     const buf = Buffer.alloc(32);
     await src.probing().read(buf, 0, 32, BLOCK - 8);
     expect(buf.equals(bytes.subarray(BLOCK - 8, BLOCK + 24))).toBe(true);
-    expect(bodyBytes(since(mark))).toBe(2 * PAGE); // it straddles a page boundary
+    expect(bodyBytes(await since(mark))).toBe(2 * PAGE); // it straddles a page boundary
     const mark2 = nginx.log().length;
     await src.read(buf, 0, 32, 16);
-    expect(bodyBytes(since(mark2))).toBe(BLOCK - PAGE);
+    expect(bodyBytes(await since(mark2))).toBe(BLOCK - PAGE);
   });
 
   it('a full sequential read returns the file and costs at most 1.1x its size', async () => {
@@ -120,7 +123,7 @@ describe('HttpSource over nginx', () => {
     const mark = nginx.log().length;
     const all = await readAll(src);
     expect(all.equals(bytes)).toBe(true);
-    const reqs = since(mark);
+    const reqs = await since(mark);
     expect(bodyBytes(reqs)).toBeLessThanOrEqual(1.1 * SIZE);
     expect(bodyBytes(reqs)).toBeGreaterThanOrEqual(SIZE - 1); // the first byte may be cached from open
     expect(reqs.every((r) => r.status === 206 && r.ifMatch === src.pin.etag)).toBe(true);
@@ -143,7 +146,7 @@ describe('HttpSource over nginx', () => {
       return buf.equals(bytes.subarray(i * BLOCK, i * BLOCK + 4096));
     });
     expect(await Promise.all(parts)).toEqual([true, true, true, true]);
-    expect(since(mark).some((r) => r.status === 503)).toBe(true);
+    expect((await since(mark)).some((r) => r.status === 503)).toBe(true);
     expect(src.stats.retries).toBeGreaterThan(0);
   });
 
@@ -216,7 +219,7 @@ describe('HttpSource over nginx', () => {
     expect(err.message).toBe(
       `${nginx.base}/replaced.raw: the object changed since it was opened (HTTP 412: it no longer matches ETag ${src.pin.etag}); reads fail so that no byte of another version is served`,
     );
-    expect(since(mark).map((r) => r.status)).toEqual([412]); // not retried
+    expect((await since(mark)).map((r) => r.status)).toEqual([412]); // not retried
     expect((await failure(src.read(buf, 0, 10, 0))).message).toMatch(/changed since it was opened/);
   });
 
@@ -235,6 +238,11 @@ describe('HttpSource over nginx', () => {
     const port = await freePort(); // nothing listens there
     const refused = await failure(openHttpSource(`http://127.0.0.1:${port}/x.raw?${SECRET}`));
     expect(refused.message).toBe(`http://127.0.0.1:${port}/x.raw: cannot open: connection refused`);
+  });
+
+  it('https with a certificate nobody trusts: one line saying how to trust a private CA', async () => {
+    const err = await failure(openHttpSource(`${nginx.httpsBase}/host.raw?${SECRET}`));
+    expect(err.message).toBe(`${nginx.httpsBase}/host.raw: cannot open: TLS certificate not accepted (DEPTH_ZERO_SELF_SIGNED_CERT; a private CA: NODE_EXTRA_CA_CERTS=ca.pem)`);
   });
 
   it('no message above, nor the source label, carries the signature', async () => {

@@ -31,7 +31,7 @@ function statusWords(status: number, statusText: string): string {
 
 const retryableStatus = (s: number) => s >= 500 || s === 429 || s === 408;
 
-/** A network failure as words (its code only: undici's messages may carry more than we want to print). */
+/** A network failure as words (its code only: an error's message may carry more than we want to print). */
 function networkWords(e: unknown): string {
   const cause = (e as { cause?: { code?: string } }).cause;
   const code = cause?.code ?? (e as { code?: string }).code;
@@ -49,8 +49,8 @@ function networkWords(e: unknown): string {
     UND_ERR_CLOSED: 'connection closed',
   };
   if (code && words[code]) return words[code];
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return `TLS certificate not accepted (${code}; a private CA: NODE_EXTRA_CA_CERTS=ca.pem)`;
   if (code) return `network error (${code})`;
-  if (/certificate|self.signed|CERT_/i.test(String((cause as Error | undefined)?.message ?? ''))) return 'TLS certificate not trusted';
   return 'network error';
 }
 

@@ -12,6 +12,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { run } from './cli';
 
 export interface LoggedRequest {
   method: string;
@@ -29,6 +30,9 @@ export interface Nginx {
   port: number;
   root: string;
   base: string;
+  /** With `tls`: https://127.0.0.1:PORT with a self-signed certificate, and that certificate (the CA to trust). */
+  httpsBase?: string;
+  caFile?: string;
   /** Requests logged so far. */
   log(): LoggedRequest[];
   /** Every location answers 503 (or serves again). */
@@ -52,7 +56,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function config(prefix: string, root: string, port: number): string {
+function config(prefix: string, root: string, port: number, tlsPort: number | null): string {
   // nginx checks the flag file on every request: no reload, no old worker still answering on a kept-alive connection.
   const body = `if (-f ${prefix}/down) { return 503; }`;
   return `
@@ -75,6 +79,7 @@ http {
   limit_req_zone $binary_remote_addr zone=busy:1m rate=2r/s;
   server {
     listen 127.0.0.1:${port};
+    ${tlsPort ? `listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${prefix}/cert.pem; ssl_certificate_key ${prefix}/key.pem;` : ''}
     root ${root};
     location / { ${body} }
     location /slow/ { alias ${root}/; limit_rate 4m; ${body} }
@@ -99,10 +104,16 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /** Starts nginx serving `root` on a free loopback port. */
-export async function startNginx(prefix: string, root: string): Promise<Nginx> {
+export async function startNginx(prefix: string, root: string, options: { tls?: boolean } = {}): Promise<Nginx> {
   fs.mkdirSync(path.join(prefix, 'tmp'), { recursive: true });
   const conf = path.join(prefix, 'nginx.conf');
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : null;
+  if (tlsPort) {
+    const r = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', path.join(prefix, 'key.pem'), '-out', path.join(prefix, 'cert.pem')]);
+    if (r.code !== 0) throw new Error(`openssl: ${r.stderr}`);
+  }
   let child: ChildProcess | null = null;
   const nginxArgs = ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')];
   const pids = () => {
@@ -129,13 +140,14 @@ export async function startNginx(prefix: string, root: string): Promise<Nginx> {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  fs.writeFileSync(conf, config(prefix, root, port));
+  fs.writeFileSync(conf, config(prefix, root, port, tlsPort));
   await start();
   const logFile = path.join(prefix, 'access.log');
   return {
     port,
     root,
     base: `http://127.0.0.1:${port}`,
+    ...(tlsPort ? { httpsBase: `https://127.0.0.1:${tlsPort}`, caFile: path.join(prefix, 'cert.pem') } : {}),
     log: () =>
       (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '').split('\n').filter(Boolean).map((line) => {
         const m = /^(\S+) (\d+) (\d+) (\d+) "([^"]*)" "([^"]*)" (\S*)$/.exec(line);
@@ -167,4 +179,16 @@ export async function startNginx(prefix: string, root: string): Promise<Nginx> {
 /** Sum of body bytes over requests. */
 export function bodyBytes(requests: readonly LoggedRequest[]): number {
   return requests.reduce((s, r) => s + r.body, 0);
+}
+
+/** A server log once no line has been added for 50 ms (servers log a request after answering it). */
+export async function settled<T>(log: () => T[]): Promise<T[]> {
+  let last = log();
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = log();
+    if (now.length === last.length) return now;
+    last = now;
+  }
+  return last;
 }
