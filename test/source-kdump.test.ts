@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferSource, ByteSource } from '../src/io/byte-source';
 import { FlattenedSource } from '../src/sources/flattened';
 import { CHUNK_PAGES, decodeKdumpChunk, KdumpIndex, kdumpNotes, readKdumpIndex } from '../src/sources/kdump';
-import { run, tempDir } from './helpers/cli';
-import { SYSTEM_PYTHON } from './helpers/drgn';
+import { memview, run, startMount, tempDir } from './helpers/cli';
+import { drgnReads, SYSTEM_PYTHON } from './helpers/drgn';
 import { makedumpfileFixtures, MakedumpfileFixtures } from './helpers/kdump-machine';
 import { flatten, KdumpSpec, writeKdump } from './helpers/kdump-writer';
 import { kernelPhysical } from './helpers/kernel';
@@ -192,5 +192,52 @@ describe('independent writer: codecs makedumpfile here cannot write', () => {
     const pages = await servedPages(source, index);
     const order = [...pages.keys()].sort((x, y) => x - y);
     order.forEach((pfn, i) => expect(pages.get(pfn)!.equals(i < 100 ? spec.page(pfn) : Buffer.alloc(PAGE)), `pfn ${pfn}`).toBe(true));
+  });
+});
+
+describe('a kdump-compressed dump as a memview source', () => {
+  it('export raw.bin: the machine\'s RAM with the excluded pages as zeros; info names the dump and its holes', async () => {
+    const file = fx.dumps['lzo-d31'];
+    const { index } = await open(fs.readFileSync(file), file);
+    const drgn = await drgnPages(file, [...Array(index.maxMapnr).keys()].filter((pfn) => (index.present[pfn >> 3] >> (pfn & 7)) & 1));
+    const expected = Buffer.concat(machineRam.map((m) => {
+      const b = Buffer.from(m.bytes);
+      for (let at = 0; at < b.length; at += PAGE) if (drgn.get((m.start + at) / PAGE) === null) b.fill(0, at, at + PAGE);
+      return b;
+    }));
+    const out = path.join(tmp, 'kdump-raw.bin');
+    const r = await memview('export', file, '--view', 'raw.bin', '-o', out);
+    expect(r).toMatchObject({ code: 0 });
+    expect(fs.readFileSync(out).equals(expected)).toBe(true);
+    const info = await memview('info', file);
+    expect(info.stdout).toMatch(/format +kdump \(kdump-compressed signature/);
+    expect(info.stdout).toMatch(/2 pages \(8192 bytes\) excluded by the dump level: not in the dump, served as zeros/);
+    expect(info.stdout).toMatch(/VMCOREINFO from the kdump sub-header, OSRELEASE=6\.1\.0-13-amd64 \(consistent with the image: RAM not scanned\)/);
+  });
+
+  it('--map replaces the bitmap\'s ranges (as for ELF sources)', async () => {
+    const file = fx.dumps['zlib-d0'];
+    const map = path.join(tmp, 'small.iomem');
+    fs.writeFileSync(map, '00001000-0009fbff : System RAM\n00100000-001fffff : System RAM\n');
+    const r = await memview('info', file, '--map', map, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.map.origin).toBe(map);
+    expect(j.map.ranges.map((x: { start: string; end: string }) => `${x.start}-${x.end}`)).toEqual(['0x1000-0x9fbff', '0x100000-0x1fffff']);
+    expect(j.notes.join('\n')).toMatch(/RAM ranges from .*small\.iomem replace the image's own 3/);
+  });
+
+  it('through a FUSE mount of the flattened dump: drgn reads init_uts_ns virtually from vmcore, crash --osrelease reads it', async () => {
+    const dir = path.join(tmp, 'mnt');
+    const m = await startMount(fx.dumps['flat-zlib-d31'], dir);
+    try {
+      const { km } = fx.machine;
+      const out = await drgnReads(path.join(dir, 'vmcore'), [{ address: km.symbols.init_uts_ns, size: km.uts.length, physical: false }]);
+      expect(out.linux_kernel).toBe(true);
+      expect(out.reads[0]).toBe(km.uts.toString('hex'));
+      expect((await run('crash', ['--osrelease', path.join(dir, 'vmcore')])).stdout.trim()).toBe(km.osrelease);
+    } finally {
+      await m.stop();
+    }
   });
 });

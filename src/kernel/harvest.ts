@@ -29,7 +29,10 @@ export type ScanMode = 'first' | 'all' | 'off';
 export const SCAN_MODES: readonly ScanMode[] = ['first', 'all', 'off'];
 
 export interface NoteCandidate {
+  /** Physical address of the note in RAM; -1 for a note the container carries (see `origin`). */
   phys: number;
+  /** Where a note not found in RAM came from (the kdump sub-header). */
+  origin?: string;
   note: VmcoreinfoNote;
   facts: KernelFacts;
   /** Evidence that the note describes the kernel in this image. */
@@ -69,6 +72,8 @@ export interface RamSource {
   ranges: readonly RamRange[];
   segments: readonly Segment[];
   bytes: ByteSource;
+  /** VMCOREINFO the container carries: checked first; consistent with the image, RAM is not scanned. */
+  vmcoreinfo?: { text: string; origin: string };
 }
 
 const CHUNK = 8 * 1024 * 1024;
@@ -166,6 +171,14 @@ export async function harvestKernel(src: RamSource, mode: ScanMode = 'first'): P
     return h;
   }
   try {
+    if (src.vmcoreinfo) {
+      const c = await givenCandidate(src, src.vmcoreinfo);
+      h.candidates.push(c);
+      if (c.image) {
+        choose(h);
+        return h;
+      }
+    }
     await scanRam(src, h);
   } catch (e) {
     // A source that cannot be read everywhere still mounts; its reads will say where.
@@ -173,6 +186,22 @@ export async function harvestKernel(src: RamSource, mode: ScanMode = 'first'): P
   }
   choose(h);
   return h;
+}
+
+/** A container's VMCOREINFO text as the note the kernel would have written, checked against the image like a note in RAM. */
+async function givenCandidate(src: RamSource, given: { text: string; origin: string }): Promise<NoteCandidate> {
+  const text = Buffer.from(given.text, 'latin1');
+  const pad4 = (n: number) => Math.ceil(n / 4) * 4;
+  const raw = Buffer.alloc(NHDR_AND_NAME + pad4(text.length));
+  raw.writeUInt32LE(11, 0); // "VMCOREINFO\0"
+  raw.writeUInt32LE(text.length, 4);
+  raw.write('VMCOREINFO', 12, 'latin1');
+  text.copy(raw, NHDR_AND_NAME);
+  const note = parseVmcoreinfoNoteAt(raw, 0, -1);
+  if (!note) return { phys: -1, origin: given.origin, note: { offset: -1, note: raw, text: given.text, fields: new Map() }, facts: kernelFacts(new Map()), evidence: [], problems: [`VMCOREINFO from ${given.origin} is not a valid note text`] };
+  const c = await checkCandidate(src, -1, note, text.length);
+  c.origin = given.origin;
+  return c;
 }
 
 const MiB = 1024 * 1024;
@@ -299,7 +328,7 @@ function choose(h: KernelHarvest): void {
   if (texts.size > 1) {
     h.report.push(
       `${texts.size} different VMCOREINFO notes: ` +
-        h.candidates.map((c) => `${hex(c.phys)} (${c.facts.osrelease}${c.image ? ', consistent with the image' : `: ${c.problems[0]}`})`).join(', '),
+        h.candidates.map((c) => `${where(c)} (${c.facts.osrelease}${c.image ? ', consistent with the image' : `: ${c.problems[0]}`})`).join(', '),
     );
   }
   const c = h.chosen;
@@ -310,15 +339,25 @@ function choose(h: KernelHarvest): void {
     );
     return;
   }
+  if (c.origin) {
+    h.report.push(`VMCOREINFO from ${c.origin}, OSRELEASE=${c.facts.osrelease}${c.image ? ' (consistent with the image: RAM not scanned)' : ''}`);
+    for (const e of c.evidence) h.report.push(`  evidence: ${e}`);
+    if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
+    return;
+  }
   h.report.push(`VMCOREINFO note at physical ${hex(c.phys)}, OSRELEASE=${c.facts.osrelease} (${scanned}${early ? '; --vmcoreinfo all reads all RAM for other copies' : ''})`);
   for (const e of c.evidence) h.report.push(`  evidence: ${e}`);
   if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
 }
 
+function where(c: NoteCandidate): string {
+  return c.origin ?? hex(c.phys);
+}
+
 /** The harvest as plain JSON for info.json. */
 export function kernelSummary(h: KernelHarvest) {
   const candidate = (c: NoteCandidate) => ({
-    phys: hex(c.phys),
+    ...(c.origin ? { origin: c.origin } : { phys: hex(c.phys) }),
     osrelease: c.facts.osrelease,
     evidence: c.evidence,
     problems: c.problems,

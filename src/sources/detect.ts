@@ -5,13 +5,14 @@ import { AVML_MAGIC } from '../formats/avml';
 import { ByteSource, readAt } from '../io/byte-source';
 import { RamRange, rangeEnd } from '../types';
 import { ElfCore, isKcoreLayout, readElfCore } from './elf';
+import { isFlattened, isKdumpCompressed } from './kdump';
 
 /** The source shapes memview reads. */
-export const FORMATS = ['raw', 'padded', 'lime', 'avml', 'elf', 'kcore'] as const;
+export const FORMATS = ['raw', 'padded', 'lime', 'avml', 'elf', 'kcore', 'kdump'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Formats that carry their own map: a --map given with them replaces it. */
-export const SELF_DESCRIBING: readonly Format[] = ['lime', 'avml', 'elf'];
+export const SELF_DESCRIBING: readonly Format[] = ['lime', 'avml', 'elf', 'kdump'];
 
 export interface Detection {
   format: Format;
@@ -40,6 +41,8 @@ export async function detectByMagic(image: ByteSource): Promise<Detection | null
   const magic = head.length >= 4 ? head.readUInt32LE(0) : -1;
   if (magic === LIME_MAGIC) return { format: 'lime', reason: 'LiME magic 0x4c694d45 at offset 0' };
   if (magic === AVML_MAGIC) return { format: 'avml', reason: 'AVML magic 0x4c4d5641 at offset 0' };
+  if (isKdumpCompressed(head)) return { format: 'kdump', reason: 'kdump-compressed signature "KDUMP   " at offset 0' };
+  if (isFlattened(head)) return { format: 'kdump', reason: 'makedumpfile flattened signature at offset 0 (makedumpfile -F)' };
   if (!isElfMagic(head)) return null;
   let core: ElfCore;
   try {

@@ -3,7 +3,7 @@ import {
   FLAT_END, FLAT_HEADER_SIZE, FLAT_RECORD_HEADER_SIZE, FLAT_TYPE, readFlatHeader, readFlatRecordHeader,
 } from '../formats/flattened';
 import { ByteSource } from '../io/byte-source';
-import { WindowReader } from '../io/window-reader';
+import { BlockReader } from '../io/block-reader';
 
 /** Where a run of the diskdump file's bytes sits in the flattened file. */
 interface Extent {
@@ -35,7 +35,7 @@ export class FlattenedSource implements ByteSource {
     const fail = (what: string): never => {
       throw new InputError(`${file.label}: ${what}`);
     };
-    const r = new WindowReader(file);
+    const r = new BlockReader(file);
     const head = await r.at(0, 32);
     const h = readFlatHeader(head);
     if (!h) fail('not a makedumpfile flattened file (no "makedumpfile" signature at file offset 0x0)');

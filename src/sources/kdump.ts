@@ -6,7 +6,11 @@ import {
   KdumpSubHeader, PAGE_COMPRESSION, PAGE_DESC_SIZE, readDiskDumpHeader, readKdumpSubHeader, readPageDesc,
 } from '../formats/kdump';
 import { ByteSource, readAt, SourceIOError } from '../io/byte-source';
+import { ChunkIndex, ChunkStore, perChunk } from '../io/chunk-store';
+import { FLAT_SIGNATURE } from '../formats/flattened';
 import { RamRange } from '../types';
+import { FlattenedSource } from './flattened';
+import type { ParsedImage } from './parsed';
 
 /**
  * kdump-compressed ("diskdump", makedumpfile's default output; formats.md
@@ -332,4 +336,42 @@ export function kdumpNotes(index: KdumpIndex, flattened?: { records: number; ove
   if (index.vmcoreinfo !== null) notes.push(`VMCOREINFO in the sub-header (${index.vmcoreinfo.length} bytes)`);
   if (index.cpuNotes > 0) notes.push(`${index.cpuNotes} CPU register notes (NT_PRSTATUS) in the sub-header`);
   return notes;
+}
+
+/** Is this a flattened (makedumpfile -F) file? Its 16-byte signature field starts "makedumpfile". */
+export function isFlattened(head: Buffer): boolean {
+  return head.length >= FLAT_SIGNATURE.length && head.subarray(0, FLAT_SIGNATURE.length).equals(FLAT_SIGNATURE);
+}
+
+/**
+ * A kdump-compressed dump, plain or flattened: RAM ranges from the 1st
+ * bitmap, every range served by a chunk store whose chunks are CHUNK_PAGES
+ * pfns decoded on demand (store offset = physical address).
+ */
+export async function parseKdump(image: ByteSource): Promise<ParsedImage> {
+  const head = await readAt(image, 0, 16);
+  const flat = isFlattened(head) ? await FlattenedSource.open(image) : undefined;
+  const dump = flat ?? image;
+  const index = await readKdumpIndex(dump);
+  if (index.ranges.length === 0) throw new InputError(`${image.label}: the kdump dump's 1st bitmap lists no pages`);
+  const chunks = new ChunkIndex();
+  const chunkNumber: number[] = [];
+  const chunkBytes = CHUNK_PAGES * index.blockSize;
+  let lastChunk = -1;
+  for (const r of index.ranges) {
+    for (let c = Math.max(lastChunk + 1, Math.floor(r.start / chunkBytes)); c * chunkBytes < r.start + r.length; c++) {
+      const pages = Math.min(CHUNK_PAGES, index.maxMapnr - c * CHUNK_PAGES);
+      chunks.add(c * chunkBytes, pages * index.blockSize);
+      chunkNumber.push(c);
+      lastChunk = c;
+    }
+  }
+  return {
+    ranges: index.ranges,
+    segments: index.ranges.map((r) => ({ phys: r.start, length: r.length, offset: r.start })),
+    mapOrigin: 'the kdump 1st bitmap (pfns present)',
+    notes: kdumpNotes(index, flat),
+    bytes: new ChunkStore(image.label, chunks, perChunk((i) => decodeKdumpChunk(dump, index, chunkNumber[i]))),
+    ...(index.vmcoreinfo !== null ? { vmcoreinfo: { text: index.vmcoreinfo, origin: 'the kdump sub-header' } } : {}),
+  };
 }

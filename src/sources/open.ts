@@ -10,6 +10,7 @@ import { parseAvml } from './avml';
 import { Detection, detectByMagic, detectHeaderless, Format, LIVE_KCORE, SELF_DESCRIBING } from './detect';
 import { parseElf } from './elf';
 import { openLiveKcore, parseKcore } from './kcore';
+import { parseKdump } from './kdump';
 import { parseLime } from './lime';
 import { parsePadded } from './padded';
 import type { MapInput, ParsedImage } from './parsed';
@@ -42,6 +43,7 @@ const PARSERS: Record<Format, (image: FileSource, map: MapInput | undefined, opt
   avml: (image, _map, options) => parseAvml(image, { verify: !!options.verify }),
   elf: (image, _map, _options, detection) => parseElf(image, detection.core),
   kcore: (image, map, _options, detection) => parseKcore(image, map, detection.core),
+  kdump: (image) => parseKdump(image),
 };
 
 /** Reads and parses a map file (/proc/iomem or boot log text); errors name the file. */

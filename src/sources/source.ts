@@ -2,6 +2,7 @@ import { ByteSource } from '../io/byte-source';
 import { KernelHarvest } from '../kernel/harvest';
 import { RamRange, Segment } from '../types';
 import type { Format } from './detect';
+import type { GivenVmcoreinfo } from './parsed';
 
 /**
  * A source image, parsed: which physical addresses it holds and where their
@@ -25,6 +26,8 @@ export interface Source {
   mapOrigin: string;
   /** Observations worth an investigator's attention (quirks, repairs, merges). */
   notes: string[];
+  /** VMCOREINFO the container carries (kdump sub-header); harvestKernel checks it before scanning RAM. */
+  vmcoreinfo?: GivenVmcoreinfo;
   /** The kernel's VMCOREINFO note found in RAM (set by harvestKernel after opening; absent: not scanned). */
   kernel?: KernelHarvest;
   fileSize: number;

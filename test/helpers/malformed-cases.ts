@@ -9,13 +9,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeAvml } from './avml-writer';
+import { flatten, KdumpSpec, writeKdump } from './kdump-writer';
 import { Chunk, iomemText, materialise, ramBytes, Range, rangeLength, writeMachine } from './machine';
 import { elfCoreImage, limeImage, NO_PADDR } from './source-writers';
 
 export interface MalformedCase {
   /** The README row: what was wrong with the input. */
   input: string;
-  group: 'source' | 'map' | 'LiME' | 'ELF' | 'AVML' | 'options' | 'mountpoint';
+  group: 'source' | 'map' | 'LiME' | 'ELF' | 'AVML' | 'kdump' | 'options' | 'mountpoint';
   /** Writes the inputs into `dir` (empty, private to the case); returns the CLI arguments. */
   make(dir: string): string[] | Promise<string[]>;
   /** What the line after `memview: ` must say. */
@@ -74,6 +75,17 @@ function elf(edit: (b: Buffer) => void = () => {}, loads = [{ paddr: 0x1000n, da
   return b;
 }
 const PHDR1 = 0x40 + 0x38; // the PT_LOAD's program header
+
+/**
+ * A kdump-compressed dump of pfns 1..0x3f, pages stored whole: header block,
+ * one sub-header block, 2 bitmap blocks, then 63 page descriptors at 0x4000
+ * and the page data after them (makedumpfile's diskdump_mod.h layout).
+ */
+function kdump(over: Partial<KdumpSpec> = {}): Buffer {
+  return writeKdump({ maxMapnr: 0x40, present: (pfn) => pfn >= 1, page: (pfn) => ramBytes(pfn * 4096, 4096), codec: () => 'stored', ...over });
+}
+const KDUMP_DESCS = 0x4000;
+const KDUMP_DATA = KDUMP_DESCS + 63 * 24;
 
 export const CASES: MalformedCase[] = [
   // ---- the source file ------------------------------------------------
@@ -334,6 +346,48 @@ export const CASES: MalformedCase[] = [
       return ['info', f];
     },
     message: /trailer\.avml: AVML record at file offset 0x0: trailer at file offset 0x[0-9a-f]+ says the Snappy stream is \d+ bytes/,
+  },
+
+  // ---- kdump-compressed -----------------------------------------------------------
+  {
+    group: 'kdump',
+    input: 'kdump bitmaps past the end of the file',
+    make: (d) => ['info', put(d, 'cut.kdump', kdump().subarray(0, 0x2800))],
+    message: /cut\.kdump: kdump bitmaps \(2 blocks at file offset 0x2000\) end at 0x4000, past the end of the file \(0x2800 bytes\)$/,
+  },
+  {
+    group: 'kdump',
+    input: 'kdump page data cut short',
+    make: (d) => ['export', put(d, 'short.kdump', kdump().subarray(0, KDUMP_DATA + 10 * 4096 + 100)), '--view', 'raw.bin', '-o', path.join(d, 'out.bin')],
+    message: new RegExp(`short\\.kdump: truncated page data for pfn 0xb: 4096 bytes at file offset ${hex(KDUMP_DATA + 10 * 4096)} \\(descriptor at ${hex(KDUMP_DESCS + 10 * 24)}\\) run past the end of the file`),
+  },
+  {
+    group: 'kdump',
+    input: 'kdump page descriptor larger than a page',
+    make: (d) => {
+      const b = kdump();
+      b.writeUInt32LE(0x2000, KDUMP_DESCS + 4 * 24 + 8); // pfn 5's size
+      return ['export', put(d, 'desc.kdump', b), '--view', 'raw.bin', '-o', path.join(d, 'out.bin')];
+    },
+    message: new RegExp(`desc\\.kdump: bad page descriptor for pfn 0x5 at file offset ${hex(KDUMP_DESCS + 4 * 24)}: data offset 0x[0-9a-f]+, size 8192`),
+  },
+  {
+    group: 'kdump',
+    input: 'kdump page that inflates to the wrong size',
+    make: (d) => ['export', put(d, 'size.kdump', kdump({ codec: () => 'zlib', page: (pfn) => (pfn === 2 ? Buffer.alloc(100, 7) : ramBytes(pfn * 4096, 4096)) })), '--view', 'raw.bin', '-o', path.join(d, 'out.bin')],
+    message: new RegExp(`size\\.kdump: page of pfn 0x2 at file offset 0x[0-9a-f]+ \\(descriptor at ${hex(KDUMP_DESCS + 24)}\\): zlib data decompressed to 100 bytes, expected 4096;`),
+  },
+  {
+    group: 'kdump',
+    input: 'flattened kdump without its end marker',
+    make: (d) => ['info', put(d, 'open.flat', flatten(kdump(), { noEnd: true }))],
+    message: new RegExp(`open\\.flat: flattened stream ends at file offset ${hex(flatten(kdump(), { noEnd: true }).length)} without its end marker`),
+  },
+  {
+    group: 'kdump',
+    input: 'flattened kdump cut inside a record',
+    make: (d) => ['info', put(d, 'cut.flat', flatten(kdump(), { recordBytes: 0x4000 }).subarray(0, 4096 + 2 * (16 + 0x4000) + 100))],
+    message: new RegExp(`cut\\.flat: truncated flattened record at file offset ${hex(4096 + 2 * (16 + 0x4000))}: 16384 bytes for diskdump offset 0x8000, the file ends after 84$`),
   },
 
   // ---- options ----------------------------------------------------------------
