@@ -5,7 +5,7 @@ import { SourceIOError } from '../io/byte-source';
 import { human, InputError, shellQuote } from '../errors';
 import { canonicalPath, checkFuseDevice, checkMountpoint, fileId, memviewFsname, mountedPaths, mountTable, MEMVIEW_FSTYPE } from '../fuse/mountpoint';
 import { fusermount } from '../fuse/fusermount';
-import { mountFiles } from '../fuse/mount';
+import { BACKENDS, mountFiles, parseBackend } from '../fuse/mount';
 import { FORMATS, parseFormat } from '../sources/detect';
 import { harvestKernel, SCAN_MODES, ScanMode } from '../kernel/harvest';
 import { openSource, OpenOptions } from '../sources/open';
@@ -112,7 +112,8 @@ function unmountDir(dir: string, force: boolean): Promise<void> {
   });
 }
 
-async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean; directIo?: boolean }): Promise<void> {
+async function mountCommand(src: string, dir: string, flags: SourceFlags & { allowOther?: boolean; debug?: boolean; directIo?: boolean; backend?: string }): Promise<void> {
+  const backend = flags.backend === undefined ? undefined : parseBackend(flags.backend);
   const mountpoint = checkMountpoint(dir);
   checkFuseDevice();
   const source = await openWithKernel(src, flags);
@@ -124,6 +125,7 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
   let signalled = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onSignal());
   const mounted = await mountFiles(mountpoint, views, {
+    backend,
     tuning: flags.directIo ? { directIo: true } : undefined,
     allowOther: flags.allowOther,
     debug: flags.debug,
@@ -131,10 +133,14 @@ async function mountCommand(src: string, dir: string, flags: SourceFlags & { all
     fsname: memviewFsname(fileId(src)),
     onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${err.message}\n`),
   });
-  process.stdout.write(`memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or memview umount ${shellQuote(dir)}\n`);
+  // One write: a reader that waits for ' mounted on ' sees the whole listing with it.
   const width = Math.max(...views.map((v) => v.name.length));
-  for (const v of views) process.stdout.write(`  ${v.name.padEnd(width)} ${v.file.size}\n`);
-  process.stdout.write(`  map: ${source.mapOrigin}\n`);
+  process.stdout.write([
+    `memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or memview umount ${shellQuote(dir)}`,
+    ...views.map((v) => `  ${v.name.padEnd(width)} ${v.file.size}`),
+    `  map: ${source.mapOrigin}`,
+    `  served by: ${mounted.backend}`,
+  ].join('\n') + '\n');
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = () => {
@@ -177,6 +183,7 @@ export function buildProgram(): Command {
     .description('serve every view of SOURCE under MOUNTPOINT (foreground; Ctrl-C unmounts)')
     .option('--allow-other', 'let other users read the mount (needs user_allow_other in /etc/fuse.conf)')
     .option('--direct-io', 'bypass the kernel page cache: faster one-pass streaming, but no cached re-reads and no shared mmap')
+    .option('--backend <name>', `who serves reads: ${BACKENDS.join(', ')} (default: $MEMVIEW_BACKEND, else auto: native libfuse 3 when its addon is built, else fuse-native)`)
     .action((src: string, dir: string, flags) => mountCommand(src, dir, { ...flags, debug: program.opts().debug }));
 
   program

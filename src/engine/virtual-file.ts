@@ -12,7 +12,8 @@ export class VirtualFile {
   private readonly pieces: PlacedPiece[];
   private readonly starts: Float64Array;
 
-  constructor(pieces: readonly Piece[], private readonly source: ByteSource | null) {
+  /** `source` is read by the native read path too: by its fd where it has one, else through read(). */
+  constructor(pieces: readonly Piece[], readonly source: ByteSource | null) {
     this.pieces = placePieces(pieces);
     this.starts = Float64Array.from(this.pieces, (p) => p.start);
     const last = this.pieces[this.pieces.length - 1];

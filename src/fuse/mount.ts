@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import Fuse from 'fuse-native';
 import { VirtualFile } from '../engine/virtual-file';
 import { fusermount } from './fusermount';
+import { InputError } from '../errors';
 import { mountTable } from './mountpoint';
+import { loadNativeAddon, mountFilesNative, NATIVE_TUNING } from './native-mount';
 
 // fuse-native's own Fuse.unmount runs `exec("fusermount -uz " + JSON.stringify(dir))`
 // through /bin/sh, where $() and backticks inside double quotes still run.
@@ -31,6 +33,8 @@ export interface FuseTuning {
   directIo: boolean;
   /** Readahead of the mount's bdi in KiB (kernel default 128); 0 leaves it. Needs root, else ignored. */
   readaheadKb: number;
+  /** Native backend: splice replies that lie in one source piece (no copy through memview). */
+  splice?: boolean;
 }
 
 export const DEFAULT_TUNING: FuseTuning = {
@@ -40,8 +44,14 @@ export const DEFAULT_TUNING: FuseTuning = {
   readaheadKb: 0, // 1 MiB measured no faster than the kernel's 128 KiB (README "Settings that won")
 };
 
+/** Who serves the mount: the native libfuse 3 addon, or fuse-native (libfuse 2, reads on the JS thread). */
+export const BACKENDS = ['auto', 'native', 'fuse-native'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
 export interface MountOptions {
-  /** Overrides of DEFAULT_TUNING (the bench sweeps them). */
+  /** Default: $MEMVIEW_BACKEND, else auto (native when its addon loads, else fuse-native). */
+  backend?: Backend;
+  /** Overrides of the backend's tuning (DEFAULT_TUNING, NATIVE_TUNING; the bench sweeps them). */
   tuning?: Partial<FuseTuning>;
   allowOther?: boolean;
   debug?: boolean;
@@ -55,6 +65,8 @@ export interface MountOptions {
 
 export interface Mounted {
   mountpoint: string;
+  /** Which backend serves, with its settings (or why not the native one): one line for the user. */
+  backend: string;
   unmount(): Promise<void>;
 }
 
@@ -65,9 +77,27 @@ const O_TRUNC = 0o1000;
 
 /**
  * Serves files read-only over FUSE. Knows files and reads, nothing of the
- * formats: every byte comes from VirtualFile.read.
+ * formats: every byte comes from the files' piece tables (native) or
+ * VirtualFile.read (fuse-native).
  */
 export function mountFiles(mountpoint: string, served: readonly ServedFile[], options: MountOptions): Promise<Mounted> {
+  const backend = options.backend ?? parseBackend(process.env.MEMVIEW_BACKEND || 'auto');
+  let fallback = '';
+  if (backend !== 'fuse-native') {
+    const native = loadNativeAddon();
+    if ('addon' in native) return mountFilesNative(native.addon, mountpoint, served, options, { ...NATIVE_TUNING, ...options.tuning });
+    if (backend === 'native') return Promise.reject(new Error(`backend native: ${native.reason}`));
+    fallback = `: the native one is unavailable: ${native.reason}`;
+  }
+  return mountFilesFuseNative(mountpoint, served, options, `fuse-native (libfuse 2, reads on the JS thread)${fallback}`);
+}
+
+export function parseBackend(name: string): Backend {
+  if (!(BACKENDS as readonly string[]).includes(name)) throw new InputError(`backend: expected one of ${BACKENDS.join(', ')}, got ${JSON.stringify(name)}`);
+  return name as Backend;
+}
+
+function mountFilesFuseNative(mountpoint: string, served: readonly ServedFile[], options: MountOptions, backend: string): Promise<Mounted> {
   const files = new Map<string, VirtualFile>();
   const dirs = new Map<string, string[]>([['/', []]]);
   for (const s of served) {
@@ -136,6 +166,7 @@ export function mountFiles(mountpoint: string, served: readonly ServedFile[], op
       let unmounted: Promise<void> | null = null;
       resolve({
         mountpoint,
+        backend,
         unmount: () =>
           (unmounted ??= new Promise<void>((res, rej) => fuse.unmount((e?: Error | null) => (e ? rej(e) : res())))),
       });

@@ -73,11 +73,12 @@ export interface RunningMount {
 /**
  * Starts `memview mount SOURCE DIR ARGS…` in the background and resolves
  * once the process says it has mounted (its signal handlers are in place by
- * then). Rejects with the process output if it exits first.
+ * then). Rejects with the process output if it exits first. `bin`: another
+ * copy of memview's CLI.
  */
-export function startMount(source: string, dir: string, args: string[] = [], timeoutMs = 60_000): Promise<RunningMount> {
+export function startMount(source: string, dir: string, args: string[] = [], timeoutMs = 60_000, bin = BIN): Promise<RunningMount> {
   fs.mkdirSync(dir, { recursive: true });
-  const child = spawn(process.execPath, [BIN, 'mount', source, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'mount', source, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let ready = false;
   child.stdout!.on('data', (d) => {
