@@ -96,8 +96,7 @@ describe('FUSE backends', () => {
 const { mountFiles } = require(${JSON.stringify(path.join(ROOT, 'dist/src/fuse/mount.js'))});
 const { openSource } = require(${JSON.stringify(path.join(ROOT, 'dist/src/sources/open.js'))});
 const { buildViews } = require(${JSON.stringify(path.join(ROOT, 'dist/src/views/index.js'))});
-const src = openSource(process.argv[1], { map: process.argv[2] });
-mountFiles(process.argv[3], buildViews(src), { mtime: src.mtime, backend: 'native' }).then(() => {
+openSource(process.argv[1], { map: process.argv[2] }).then((src) => mountFiles(process.argv[3], buildViews(src), { mtime: src.mtime, backend: 'native' })).then(() => {
   // served from the addon's threads: this process can read its own mount
   const fd = require('fs').openSync(process.argv[3] + '/raw.bin', 'r');
   const b = Buffer.alloc(16);

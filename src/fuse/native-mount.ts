@@ -145,7 +145,9 @@ function nodePath(nodes: readonly NativeNode[], index: number): string {
 
 export function mountFilesNative(addon: NativeAddon, mountpoint: string, served: readonly ServedFile[], options: MountOptions, tuning: FuseTuning): Promise<Mounted> {
   const { nodes, sources } = nodesOf(served);
-  const kernelOptions = ['ro', 'nosuid', 'nodev', 'default_permissions', 'fsname=memview', 'subtype=memview', `max_read=${tuning.maxRead}`];
+  // fsname: memview:DEV:INO names the source (export refuses to write over it); no comma may split the -o list
+  const fsname = (options.fsname ?? 'memview').replace(/[,\\]/g, '_');
+  const kernelOptions = ['ro', 'nosuid', 'nodev', 'default_permissions', `fsname=${fsname}`, 'subtype=memview', `max_read=${tuning.maxRead}`];
   if (options.allowOther) kernelOptions.push('allow_other');
   const readError = (node: number, err: Error) => options.onReadError?.(nodePath(nodes, node), err);
 
