@@ -173,7 +173,7 @@ describe('an investigator at work', () => {
     const big = path.join(tmp, 'big.raw');
     fs.writeFileSync(big, '');
     fs.truncateSync(big, 600 * 2 ** 20);
-    oneLine(await memview('info', m.raw, '--map', big), 2, `memview: ${big}: ${600 * 2 ** 20} bytes is too large for a memory map (/proc/iomem or a boot log); is this the image?`);
+    oneLine(await memview('info', m.raw, '--map', big), 2, `memview: ${big}: ${600 * 2 ** 20} bytes is too large for a memory map (/proc/iomem or a boot log, at most 256.0 MiB read); is this the image? (for a long syslog, give only the boot's lines)`);
   });
 
   it('a mountpoint reached through a symlink stays mounted and unmounts by that name', async () => {

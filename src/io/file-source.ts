@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import { preadFully } from './pread';
 import { InputError } from '../errors';
 import { ByteSource } from './byte-source';
+import { openInput } from './open-input';
 
 /**
  * A local image file opened read-only: it is evidence, never O_RDWR, never
- * written, its access time left alone (O_NOATIME). A read is one blocking
+ * written, its access time left alone (O_NOATIME; io/open-input.ts). A read is one blocking
  * pread into the caller's buffer: measured by `npm run bench` (README
  * "Performance"), a synchronous pread of page-cached data costs less than the
  * thread-pool hop of an async one, and the kernel page cache is the cache.
@@ -23,12 +24,12 @@ export class FileSource implements ByteSource {
 
   static open(path: string): FileSource {
     let fd: number;
+    let stat: fs.Stats;
     try {
-      fd = openReadOnly(path);
+      ({ fd, stat } = openInput(path));
     } catch (e) {
       throw new InputError(`${path}: ${describeOpenError(e)}`);
     }
-    const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) {
       fs.closeSync(fd);
       throw new InputError(`${path}: is a directory, not an image file`);
@@ -54,27 +55,14 @@ export class FileSource implements ByteSource {
   }
 }
 
-/**
- * O_RDONLY, plus O_NOATIME where allowed (the file's owner, or root): reading
- * evidence must not touch its access time, which timelines rely on. Others
- * get EPERM for O_NOATIME and open without it.
- */
-function openReadOnly(path: string): number {
-  const { O_RDONLY, O_NOATIME } = fs.constants;
-  if (O_NOATIME !== undefined) {
-    try {
-      return fs.openSync(path, O_RDONLY | O_NOATIME);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-    }
-  }
-  return fs.openSync(path, O_RDONLY);
-}
-
 export function describeOpenError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied (try as root)';
   if (code === 'EISDIR') return 'is a directory, not an image file';
+  if (code === 'ENXIO') return 'is a socket (or a device without a driver), not a file; save the data to a file first';
+  if (code === 'ELOOP') return 'symbolic link loop (ELOOP): the link points back at itself';
+  if (code === 'ENAMETOOLONG') return 'name too long (ENAMETOOLONG: at most 255 bytes per name, 4095 per path)';
+  if (code === 'ENOTDIR') return 'a part of the path is not a directory';
   return (e as Error).message;
 }

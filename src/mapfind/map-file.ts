@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
-import { InputError } from '../errors';
+import { preadFully } from '../engine/pread';
+import { human, InputError } from '../errors';
+import { fileKind, openInput } from '../io/open-input';
 import { candidatesFromText, chooseFromFile } from '../maps/candidates';
 import { RamRange } from '../types';
 import { describeOpenError } from '../io/file-source';
@@ -11,8 +13,12 @@ export interface ChosenMap {
   notes: string[];
 }
 
-/** Node's longest string: a map file beyond it cannot be text a person saved (the image, given by mistake?). */
-const MAX_TEXT = 0x1fffffe8;
+/**
+ * The largest map or boot log read: a real /proc/iomem is a few KiB, a kernel
+ * log a few MiB, a whole syslog tens of MiB. A bigger file is the image given
+ * by mistake, or something that never ends (/dev/zero).
+ */
+export const MAX_MAP_BYTES = 256 * 1024 * 1024;
 
 /**
  * A map file's text (read-only, latin1: logs may hold any bytes); errors name
@@ -20,20 +26,45 @@ const MAX_TEXT = 0x1fffffe8;
  * dropped, UTF-16 (PowerShell's `>`) is decoded.
  */
 export function readMapText(path: string): string {
-  let bytes: Buffer;
-  try {
-    const stat = fs.statSync(path);
-    if (stat.isDirectory()) throw new InputError(`${path}: is a directory, not a map file`);
-    if (stat.size > MAX_TEXT) throw new InputError(`${path}: ${stat.size} bytes is too large for a memory map (/proc/iomem or a boot log); is this the image?`);
-    bytes = fs.readFileSync(path);
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`${path}: ${describeOpenError(e)}`);
-  }
+  const bytes = readMapBytes(path);
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
   const utf8Bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   return bytes.toString('latin1', utf8Bom ? 3 : 0);
+}
+
+/** A map file's bytes: a regular file (not a FIFO or device that could block or never end), at most MAX_MAP_BYTES. */
+function readMapBytes(path: string): Buffer {
+  let fd: number;
+  let stat: fs.Stats;
+  try {
+    ({ fd, stat } = openInput(path));
+  } catch (e) {
+    throw new InputError(`${path}: ${describeOpenError(e)}`);
+  }
+  try {
+    if (stat.isDirectory()) throw new InputError(`${path}: is a directory, not a map file`);
+    if (!stat.isFile()) throw new InputError(`${path}: is ${fileKind(stat)}, not a map file; save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)`);
+    const tooBig = (size: string) =>
+      new InputError(`${path}: ${size} bytes is too large for a memory map (/proc/iomem or a boot log, at most ${human(MAX_MAP_BYTES)} read); is this the image? (for a long syslog, give only the boot's lines)`);
+    if (stat.size > MAX_MAP_BYTES) throw tooBig(String(stat.size));
+    // Read to the end, not to st_size: /proc/iomem reports size 0.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(stat.size - total + 1, MAX_MAP_BYTES + 1 - total)));
+      const n = preadFully(fd, buf, 0, buf.length, total);
+      total += n;
+      if (total > MAX_MAP_BYTES) throw tooBig(`more than ${MAX_MAP_BYTES}`);
+      chunks.push(buf.subarray(0, n));
+      if (n < buf.length) return Buffer.concat(chunks, total);
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: ${describeOpenError(e)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

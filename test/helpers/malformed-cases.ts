@@ -6,6 +6,7 @@
  * offsets and sizes are computed here from the fixtures' own layout (the
  * format descriptions), not taken from memview's output.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeAvml } from './avml-writer';
@@ -103,6 +104,41 @@ export const CASES: MalformedCase[] = [
     },
     message: /secret\.raw: permission denied \(try as root\)$/,
   },
+  {
+    group: 'source',
+    input: 'source is a FIFO with no writer (hung in open before)',
+    make: (d) => {
+      const f = path.join(d, 'mem.fifo');
+      execFileSync('mkfifo', [f]);
+      return ['info', f];
+    },
+    message: /mem\.fifo: not a regular file \(a pipe or a device\); memview reads images at offsets: save it to a file first$/,
+  },
+  {
+    group: 'source',
+    input: 'source is a Unix socket',
+    make: (d) => {
+      const f = path.join(d, 'mem.sock');
+      execFileSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', f]);
+      return ['info', f];
+    },
+    message: /mem\.sock: is a socket \(or a device without a driver\), not a file; save the data to a file first$/,
+  },
+  {
+    group: 'source',
+    input: 'source is a symlink loop',
+    make: (d) => {
+      fs.symlinkSync('loop.raw', path.join(d, 'loop.raw'));
+      return ['info', path.join(d, 'loop.raw')];
+    },
+    message: /loop\.raw: symbolic link loop \(ELOOP\): the link points back at itself$/,
+  },
+  {
+    group: 'source',
+    input: 'source name longer than 255 bytes',
+    make: (d) => ['info', path.join(d, 'm'.repeat(300) + '.raw')],
+    message: /m{300}\.raw: name too long \(ENAMETOOLONG: at most 255 bytes per name, 4095 per path\)$/,
+  },
   { group: 'source', input: 'raw image without a map', make: (d) => ['info', tinyMachine(d).raw], message: /machine\.raw: a raw image needs a memory map.*pass --map/ },
   {
     group: 'source',
@@ -191,6 +227,33 @@ export const CASES: MalformedCase[] = [
     input: 'iomem with a huge address (2^64-1)',
     make: (d) => ['info', tinyMachine(d).raw, '--map', put(d, 'huge.iomem', iomemText(TINY) + 'fffffffffffff000-ffffffffffffffff : System RAM\n')],
     message: /huge\.iomem: line \d+: System RAM end ffffffffffffffff is beyond 2\^53, not a physical address$/,
+  },
+
+  {
+    group: 'map',
+    input: 'map is a FIFO with no writer (hung in open before)',
+    make: (d) => {
+      const f = path.join(d, 'iomem.fifo');
+      execFileSync('mkfifo', [f]);
+      return ['info', tinyMachine(d).raw, '--map', f];
+    },
+    message: /iomem\.fifo: is a FIFO \(named pipe\), not a map file; save the map to a regular file first \(e\.g\. cat \/proc\/iomem > iomem\.txt\)$/,
+  },
+  {
+    group: 'map',
+    input: 'map is /dev/zero (grew without bound before)',
+    make: (d) => ['info', tinyMachine(d).raw, '--map', '/dev/zero'],
+    message: /^\/dev\/zero: is a character device, not a map file; save the map to a regular file first/,
+  },
+  {
+    group: 'map',
+    input: 'map file larger than 256 MiB (sparse)',
+    make: (d) => {
+      const f = put(d, 'huge.log', '');
+      fs.truncateSync(f, 256 * 1024 * 1024 + 1);
+      return ['info', tinyMachine(d).raw, '--map', f];
+    },
+    message: /huge\.log: 268435457 bytes is too large for a memory map \(\/proc\/iomem or a boot log, at most 256\.0 MiB read\); is this the image\?/,
   },
 
   // ---- LiME ---------------------------------------------------------------
