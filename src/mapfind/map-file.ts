@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { preadFully } from '../engine/pread';
+import { preadFully } from '../io/pread';
 import { human, InputError } from '../errors';
 import { fileKind, openInput } from '../io/open-input';
 import { candidatesFromText, chooseFromFile } from '../maps/candidates';
