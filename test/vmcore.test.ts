@@ -22,8 +22,8 @@ async function mountInProcess(km: KernelMachine, extra: Patch[] = [], mode: Scan
   const files = writeKernelMachine(path.join(tmp, `m${n++}`), km, extra);
   const source = await openSource(files.raw, { map: files.iomem });
   try {
-    source.kernel = await harvestKernel(source, mode);
-    const views = buildViews(source);
+    const kernel = await harvestKernel(source, mode);
+    const views = buildViews(source, kernel);
     const read = async (name: string) => {
       const v = views.find((x) => x.name === name);
       if (!v) return null;
@@ -32,7 +32,7 @@ async function mountInProcess(km: KernelMachine, extra: Patch[] = [], mode: Scan
       return buf;
     };
     const info = JSON.parse((await read('info.json'))!.toString());
-    return { kernel: source.kernel, views, info, elf: (await read('memory.elf'))!, vmcore: await read('vmcore') };
+    return { kernel, views, info, elf: (await read('memory.elf'))!, vmcore: await read('vmcore') };
   } finally {
     source.close();
   }

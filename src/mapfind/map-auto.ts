@@ -89,6 +89,7 @@ export async function autoMap(image: ByteSource): Promise<ChosenMap> {
     ranges: chosen.candidate.ranges,
     origin: `auto: ${chosen.candidate.origin}, confidence ${confidence}`,
     notes: [`map chosen automatically (confidence ${confidence}): ${reason}`],
+    foundInImage: true,
   };
 }
 

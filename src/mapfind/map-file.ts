@@ -11,6 +11,8 @@ export interface ChosenMap {
   /** Where the map came from, in words (shown by `info` as the map origin). */
   origin: string;
   notes: string[];
+  /** Chosen from the image's own content (`--map auto`, or no map for a raw image), not read from a file. */
+  foundInImage?: boolean;
 }
 
 /**

@@ -51,7 +51,7 @@ export function loadMap(path: string, imageSize?: number): RamRange[] {
   return readMapFile(path, imageSize).ranges;
 }
 
-type Parsed = ParsedImage & { format: Format; detectedBy: string };
+type Parsed = ParsedImage & { format: Format; detectedBy: string; mapChosenAutomatically: boolean };
 
 /** Format detection (once) and dispatch: image bytes + options -> map and segments. */
 async function parseImage(image: FileSource, options: OpenOptions): Promise<Parsed> {
@@ -76,15 +76,42 @@ async function parseImage(image: FileSource, options: OpenOptions): Promise<Pars
     parsed.ranges = map.ranges;
     parsed.mapOrigin = map.origin;
   }
-  return { format: detection.format, detectedBy: detection.reason, ...parsed };
+  return { format: detection.format, detectedBy: detection.reason, mapChosenAutomatically: !!given?.foundInImage, ...parsed };
+}
+
+/** The image file, read-only; an empty one is an error. */
+function openImage(path: string): FileSource {
+  const image = path === LIVE_KCORE ? openLiveKcore() : FileSource.open(path);
+  if (image.size === 0) {
+    image.close();
+    throw new InputError(`${path}: file is empty`);
+  }
+  return image;
+}
+
+/**
+ * A headerless image, for `memview map`: LiME, AVML and ELF files carry their
+ * ranges in their headers, so there is no map to search for in them.
+ */
+export async function openHeaderless(path: string): Promise<FileSource> {
+  const image = openImage(path);
+  try {
+    const detected = await detectByMagic(image);
+    if (detected) {
+      throw new InputError(`${path}: a ${detected.format} image (${detected.reason}) carries its own RAM ranges; 'memview info ${path}' lists them (memview map is for headerless raw images)`);
+    }
+    return image;
+  } catch (e) {
+    image.close();
+    throw e;
+  }
 }
 
 /** Opens an image read-only, parses it, and returns the source every view is built from. */
 export async function openSource(path: string, options: OpenOptions): Promise<Source> {
   setChunkCacheBudget((options.cacheMb ?? 64) * MiB);
-  const image = path === LIVE_KCORE ? openLiveKcore() : FileSource.open(path);
+  const image = openImage(path);
   try {
-    if (image.size === 0) throw new InputError(`${path}: file is empty`);
     const { bytes, ...parsed } = await parseImage(image, options);
     const served: ByteSource = bytes ?? image;
     return {

@@ -1,5 +1,4 @@
 import { ByteSource } from '../io/byte-source';
-import { KernelHarvest } from '../kernel/harvest';
 import { RamRange, Segment } from '../types';
 import type { Format } from './detect';
 import type { GivenVmcoreinfo } from './parsed';
@@ -24,12 +23,12 @@ export interface Source {
   bytes: ByteSource;
   /** Where the map came from (a file name, `image`, ...). */
   mapOrigin: string;
+  /** The map was found in the image itself (`--map auto`), not given: export says which it chose. */
+  mapChosenAutomatically: boolean;
   /** Observations worth an investigator's attention (quirks, repairs, merges). */
   notes: string[];
   /** VMCOREINFO the container carries (kdump sub-header); harvestKernel checks it before scanning RAM. */
   vmcoreinfo?: GivenVmcoreinfo;
-  /** The kernel's VMCOREINFO note found in RAM (set by harvestKernel after opening; absent: not scanned). */
-  kernel?: KernelHarvest;
   fileSize: number;
   mtime: Date;
   close(): void;

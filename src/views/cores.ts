@@ -2,13 +2,14 @@ import { Piece } from '../engine/pieces';
 import { KernelHarvest, KernelImage } from '../kernel/harvest';
 import { MergedRange } from '../maps/ranges';
 import { Source } from '../sources/source';
+import { VIEW, ViewName } from './names';
 import { rangeEnd } from '../types';
 import { NO_PADDR } from '../formats/elf64';
 import { ElfAlias, elfCorePieces, physicalElfLoads, physicalLoads, prstatusNote } from './elf';
 
 /** A view before it becomes a VirtualFile (index.ts makes it one). */
 export interface ViewSpec {
-  name: string;
+  name: ViewName;
   description: string;
   pieces: Piece[];
   notes?: string[];
@@ -35,16 +36,15 @@ export function kernelAliases(loads: readonly MergedRange[], image: KernelImage)
  * VMCOREINFO note was found and places the kernel in RAM, vmcore (the same
  * plus the kernel image's virtual range, for drgn, crash and gdb).
  */
-export function coreViews(source: Source): ViewSpec[] {
+export function coreViews(source: Source, kernel: KernelHarvest | undefined): ViewSpec[] {
   const { loads, notes } = physicalLoads(source.ranges);
   const physical = physicalElfLoads(source.segments, loads);
-  const kernel: KernelHarvest | undefined = source.kernel;
   const chosen = kernel?.chosen ?? null;
   const coreNotes = Buffer.concat([prstatusNote(), chosen ? chosen.note.note : Buffer.alloc(0)]);
   const report = kernel ? kernel.report : ['VMCOREINFO not scanned: memory.elf carries no kernel note'];
   const views: ViewSpec[] = [
     {
-      name: 'memory.elf',
+      name: VIEW.elf,
       description: 'ELF64 core, page-rounded PT_LOADs by physical address (Volatility, MemProcFS, crash)',
       pieces: elfCorePieces(coreNotes, physical),
       notes: [...notes, ...report],
@@ -53,7 +53,7 @@ export function coreViews(source: Source): ViewSpec[] {
   const aliases = chosen?.image ? kernelAliases(loads, chosen.image) : [];
   if (aliases.length > 0) {
     views.push({
-      name: 'vmcore',
+      name: VIEW.vmcore,
       description: 'ELF64 core like /proc/vmcore: memory.elf + the kernel image mapped virtually (drgn, crash, gdb)',
       pieces: elfCorePieces(coreNotes, physical, aliases),
       notes: [`${aliases.length} PT_LOAD(s) with p_paddr -1 map kernel virtual ${'0x' + chosen!.image!.virt.toString(16)} (phys ${'0x' + chosen!.image!.phys.toString(16)}) onto the RAM bytes`],

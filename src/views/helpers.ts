@@ -7,6 +7,7 @@ import { readsInPlace, Source } from '../sources/source';
 import { PAGE, RamRange, rangeEnd } from '../types';
 import { ViewSpec } from './cores';
 import { pageRoundedLimePieces } from './lime';
+import { VIEW, ViewName } from './names';
 import { rangePieces } from './ram-pieces';
 
 /**
@@ -19,11 +20,11 @@ const LC_MEMMAP_FORCE_OFFSET = 0x8000000000000000n;
 
 
 /** `ranges/00001000-0009fbff.bin`: start and inclusive end, as /proc/iomem prints them. */
-export function rangeFileName(r: RamRange): string {
+export function rangeFileName(r: RamRange): ViewName {
   return `ranges/${iomemSpan(r)}.bin`;
 }
 
-export function rangeFiles(source: Source): { name: string; pieces: Piece[] }[] {
+export function rangeFiles(source: Source): { name: ViewName; pieces: Piece[] }[] {
   return source.ranges.map((r) => ({ name: rangeFileName(r), pieces: rangePieces(source.segments, r) }));
 }
 
@@ -79,13 +80,13 @@ export function memprocfsMemmap(source: Source): { text: string; notes: string[]
 export function helperViews(source: Source): ViewSpec[] {
   const text = (s: string) => [bytesPiece(Buffer.from(s, 'latin1'))];
   const specs: ViewSpec[] = [
-    { name: 'leechcore.lime', description: 'LiME with ranges widened to whole pages (LeechCore/MemProcFS)', pieces: pageRoundedLimePieces(source.segments, source.ranges) },
+    { name: VIEW.leechcore, description: 'LiME with ranges widened to whole pages (LeechCore/MemProcFS)', pieces: pageRoundedLimePieces(source.segments, source.ranges) },
   ];
   const memmap = memprocfsMemmap(source);
   if (memmap) {
-    specs.push({ name: 'memprocfs.memmap', description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`, pieces: text(memmap.text), notes: memmap.notes });
+    specs.push({ name: VIEW.memmap, description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`, pieces: text(memmap.text), notes: memmap.notes });
   }
-  specs.push({ name: 'crash.args', description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount", pieces: text(crashArgs(source.ranges)) });
+  specs.push({ name: VIEW.crashArgs, description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount", pieces: text(crashArgs(source.ranges)) });
   for (const f of rangeFiles(source)) specs.push({ name: f.name, description: 'one RAM range', pieces: f.pieces });
   return specs;
 }

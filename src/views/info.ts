@@ -1,5 +1,5 @@
 import { hex } from '../errors';
-import { kernelSummary } from '../kernel/harvest';
+import { KernelHarvest, kernelSummary } from '../kernel/harvest';
 import { Source } from '../sources/source';
 import { rangeEnd, totalLength } from '../types';
 
@@ -10,7 +10,7 @@ interface SizedView {
 }
 
 /** The facts `memview info` prints, as an object (also served as info.json). */
-export function describeSource(source: Source, views: readonly SizedView[]) {
+export function describeSource(source: Source, views: readonly SizedView[], kernel?: KernelHarvest) {
   return {
     source: {
       path: source.path,
@@ -26,10 +26,10 @@ export function describeSource(source: Source, views: readonly SizedView[]) {
     },
     views: views.map((v) => ({ name: v.name, size: v.file.size, ...(v.notes ? { notes: v.notes } : {}) })),
     notes: source.notes,
-    ...(source.kernel ? { kernel: kernelSummary(source.kernel) } : {}),
+    ...(kernel ? { kernel: kernelSummary(kernel) } : {}),
   };
 }
 
-export function infoJson(source: Source, views: readonly SizedView[]): string {
-  return JSON.stringify(describeSource(source, views), null, 2) + '\n';
+export function infoJson(source: Source, views: readonly SizedView[], kernel?: KernelHarvest): string {
+  return JSON.stringify(describeSource(source, views, kernel), null, 2) + '\n';
 }

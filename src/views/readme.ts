@@ -1,18 +1,20 @@
 import * as path from 'node:path';
 import { shellQuote } from '../errors';
+import { KernelHarvest } from '../kernel/harvest';
 import { Source } from '../sources/source';
+import { VIEW, ViewName } from './names';
 
 /**
  * README.txt in the mount root: which file to give to which tool, with
  * command lines that work from the mount directory.
  */
-export function readmeText(source: Source, names: readonly string[]): string {
-  const has = (n: string) => names.includes(n);
-  const kernel = source.kernel?.chosen;
+export function readmeText(source: Source, harvest: KernelHarvest | undefined, names: readonly ViewName[]): string {
+  const has = (n: ViewName) => names.includes(n);
+  const kernel = harvest?.chosen;
   const lines = [
     `memview: views of ${source.path} (${source.format}), ${source.ranges.length} RAM range${source.ranges.length === 1 ? '' : 's'}.`,
     kernel
-      ? `Kernel: Linux ${kernel.facts.osrelease} (its VMCOREINFO note, found in RAM, is in memory.elf${has('vmcore') ? ' and vmcore' : ''}).`
+      ? `Kernel: Linux ${kernel.facts.osrelease} (its VMCOREINFO note, found in RAM, is in memory.elf${has(VIEW.vmcore) ? ' and vmcore' : ''}).`
       : 'Kernel: no usable VMCOREINFO note found in RAM (see info.json); drgn and crash will not recognise a kernel in memory.elf.',
     '',
     'Run these from this directory (cd into the mount). Files:',
@@ -20,10 +22,10 @@ export function readmeText(source: Source, names: readonly string[]): string {
     '  memory.lime       LiME, exact RAM ranges',
     '  leechcore.lime    LiME, ranges widened to whole pages (LeechCore/MemProcFS)',
     '  memory.elf        ELF core by physical address, page-rounded, <= 145 headers',
-    ...(has('vmcore') ? ['  vmcore            memory.elf + the kernel image at its virtual addresses'] : []),
+    ...(has(VIEW.vmcore) ? ['  vmcore            memory.elf + the kernel image at its virtual addresses'] : []),
     '  raw.bin + iomem.txt   RAM concatenated + its map',
     '  ranges/*.bin      one file per RAM range; crash.args lists them with their addresses',
-    ...(has('memprocfs.memmap') ? ['  memprocfs.memmap  LeechCore memory map into the source image itself'] : []),
+    ...(has(VIEW.memmap) ? ['  memprocfs.memmap  LeechCore memory map into the source image itself'] : []),
     '  info.json         source, map, views, and the kernel note search',
     '',
     'Volatility 3 (needs the ISF symbols of this kernel):',
@@ -31,7 +33,7 @@ export function readmeText(source: Source, names: readonly string[]): string {
     'Volatility 2 (needs a profile of this kernel):',
     '  vol.py -f memory.elf --profile=LinuxPROFILEx64 linux_pslist',
   ];
-  if (has('vmcore')) {
+  if (has(VIEW.vmcore)) {
     lines.push(
       'drgn (no vmlinux needed to read memory; add debug info for symbols):',
       '  drgn -c vmcore',
@@ -51,6 +53,6 @@ export function readmeText(source: Source, names: readonly string[]): string {
     'MemProcFS / LeechCore:',
     '  memprocfs -device memory.elf                  # or -device leechcore.lime, or -device padded.raw',
   );
-  if (has('memprocfs.memmap')) lines.push(`  memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap   # reads the source in place`);
+  if (has(VIEW.memmap)) lines.push(`  memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap   # reads the source in place`);
   return lines.join('\n') + '\n';
 }

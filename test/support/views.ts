@@ -3,7 +3,7 @@
  * them with expected bytes from the independent writers.
  */
 import { expect } from 'vitest';
-import { harvestKernel } from '../../src/kernel/harvest';
+import { openSession } from '../../src/session';
 import { openSource, OpenOptions } from '../../src/sources/open';
 import { Source } from '../../src/sources/source';
 import { buildViews, View } from '../../src/views/index';
@@ -11,29 +11,23 @@ import { Chunk, materialise } from '../helpers/machine';
 
 export interface Opened {
   source: Source;
-  views: View[];
+  views: readonly View[];
   read(name: string): Promise<Buffer>;
   close(): void;
 }
 
 export async function open(path: string, options: OpenOptions = {}): Promise<Opened> {
-  return withViews(await openSource(path, options));
+  const source = await openSource(path, options);
+  return withViews(source, buildViews(source));
 }
 
 /** As `memview mount` opens a source: also scans its RAM for the kernel's VMCOREINFO note (vmcore view). */
 export async function openAsMount(path: string, options: OpenOptions = {}): Promise<Opened> {
-  const source = await openSource(path, options);
-  try {
-    source.kernel = await harvestKernel(source, 'first');
-  } catch (e) {
-    source.close();
-    throw e;
-  }
-  return withViews(source);
+  const session = await openSession(path, options);
+  return withViews(session.source, session.views);
 }
 
-function withViews(source: Source): Opened {
-  const views = buildViews(source);
+function withViews(source: Source, views: readonly View[]): Opened {
   return {
     source,
     views,

@@ -1,0 +1,44 @@
+import { human } from '../errors';
+import { Session } from '../session';
+import { describeSource } from '../views/info';
+
+/** Everything the CLI prints for people: sizes, plurals, the `info` table. */
+
+export const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** A message on one line: the CLI's error lines never wrap. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** `memview info` for people: the facts of info.json as a table. */
+export function printInfo(session: Session, out: NodeJS.WritableStream = process.stdout): void {
+  const { views } = session;
+  const d = describeSource(session.source, views, session.kernel);
+  out.write(`source   ${d.source.path}\n`);
+  out.write(`format   ${d.source.format} (${d.source.detectedBy})\n`);
+  out.write(`size     ${d.source.size} bytes (${human(d.source.size)})\n`);
+  out.write(`mtime    ${d.source.mtime}\n`);
+  out.write(`map      ${d.map.origin}: ${plural(d.map.ranges.length, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
+  for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
+  out.write('views\n');
+  const width = Math.max(14, ...views.map((v) => v.name.length));
+  for (const v of views) {
+    out.write(`  ${v.name.padEnd(width)} ${String(v.file.size).padStart(16)}  ${v.description}\n`);
+    for (const n of v.notes ?? []) out.write(`  ${''.padEnd(width)} ${''.padStart(16)}  note: ${n}\n`);
+  }
+  for (const n of d.notes) out.write(`note     ${n}\n`);
+}
+
+/** The file list `memview mount` prints once mounted. */
+export function printMounted(session: Session, src: string, mountpoint: string, unmountHint: string, backend: string, out: NodeJS.WritableStream = process.stdout): void {
+  const { views, source } = session;
+  const width = Math.max(...views.map((v) => v.name.length));
+  // One write: a reader that waits for ' mounted on ' sees the whole listing with it.
+  out.write([
+    `memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,
+    ...views.map((v) => `  ${v.name.padEnd(width)} ${v.file.size}`),
+    `  map: ${source.mapOrigin}`,
+    `  served by: ${backend}`,
+  ].join('\n') + '\n');
+}
