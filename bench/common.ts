@@ -119,13 +119,13 @@ function isMounted(dir: string): boolean {
 }
 
 /**
- * Spawns `node SCRIPT ARGS…` that mounts on `dir` and prints a line when
- * ready, and resolves once it has. stop() sends SIGTERM and waits for the process to exit.
+ * Spawns `node SCRIPT ARGS…` (or SCRIPT itself when `node` is false) that
+ * mounts on `dir` and prints a line when ready, and resolves once it has. stop() sends SIGTERM and waits for the process to exit.
  */
-export function startServer(script: string, args: string[], dir: string, timeoutMs = 60_000): Promise<Server> {
+export function startServer(script: string, args: string[], dir: string, timeoutMs = 60_000, node = true): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   const t0 = process.hrtime.bigint();
-  const child: ChildProcess = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = node ? spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(script, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -178,6 +178,28 @@ export function startMemview(source: string, dir: string, args: string[]): Promi
 /** The trivial fuse-native passthrough of one file (bench/passthrough.ts), served as DIR/<basename>. */
 export function startPassthrough(file: string, dir: string, args: string[] = []): Promise<Server> {
   return startServer(path.join(__dirname, 'passthrough.js'), [file, dir, ...args], dir);
+}
+
+/** `cmd ARGS…` (any FUSE server that prints a line once mounted) as a server. */
+export function startBinaryServer(cmd: string, args: string[], dir: string, timeoutMs = 60_000): Promise<Server> {
+  return startServer(cmd, args, dir, timeoutMs, false);
+}
+
+/**
+ * Compiles bench/c-passthrough.c (a minimal libfuse 3 passthrough: the C ceiling of the native
+ * backend) next to the bench's JavaScript; returns its path.
+ */
+export async function buildCPassthrough(): Promise<string> {
+  const src = path.join(ROOT, 'bench', 'c-passthrough.c');
+  const out = path.join(__dirname, 'c-passthrough');
+  const flags = (await exec('pkg-config', ['--cflags', '--libs', 'fuse3'])).stdout.trim().split(/\s+/);
+  await exec('cc', ['-O2', '-Wall', src, ...flags, '-lpthread', '-o', out]);
+  return out;
+}
+
+/** The C libfuse 3 passthrough of one file, served as DIR/<basename>, with the native backend's settings. */
+export function startCPassthrough(binary: string, file: string, dir: string, args: string[] = []): Promise<Server> {
+  return startBinaryServer(binary, [file, dir, ...args], dir);
 }
 
 /** Runs `fn` against a fresh server, always stopping it. */
