@@ -2,10 +2,11 @@
  * Hostile mountpoint names and the mount's read-only face, through the real
  * CLI in child processes on real FUSE mounts (issue 11, cases 1 and 6).
  */
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
+import { BIN, memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
 import { Range, writeMachine } from './helpers/machine';
 
 const RANGES: Range[] = [
@@ -92,5 +93,64 @@ except OSError as e:
     const r = await run('python3', ['-c', script, dir]);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toEqual(['True False False True', 'EROFS']);
+  });
+});
+
+describe('the mount process never dies mounted when its own output goes away', () => {
+  const tmp = tempDir('memview-closed-output-');
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const d of mountedDirs().filter((x) => x.startsWith(tmp))) await run('fusermount', ['-uz', d]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** `memview mount` with stdout or stderr closed from the start (as `| true` or `2> >(true)` do); resolves once mounted. */
+  async function mountWithClosed(stream: 'stdout' | 'stderr', name: string) {
+    const machine = writeMachine(path.join(tmp, name), RANGES);
+    const dir = path.join(tmp, `${name}-mnt`);
+    fs.mkdirSync(dir);
+    const child = spawn(process.execPath, [BIN, 'mount', machine.raw, dir, '--map', machine.iomem], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    child[stream]!.destroy();
+    const other = stream === 'stdout' ? child.stderr! : child.stdout!;
+    let said = '';
+    other.on('data', (d) => (said += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const t0 = Date.now();
+    while (!mountedDirs().includes(dir)) {
+      if (child.exitCode !== null || Date.now() - t0 > 30_000) throw new Error(`not mounted: ${said}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { machine, dir, child, exited, said: () => said };
+  }
+
+  it('stdout closed (memview mount … | true): keeps serving; SIGTERM unmounts and exits 0', async () => {
+    const m = await mountWithClosed('stdout', 'out');
+    await new Promise((r) => setTimeout(r, 1500)); // the banner has hit the closed pipe by now
+    expect(m.child.exitCode, m.said()).toBeNull();
+    expect(mountedDirs()).toContain(m.dir);
+    const cat = await run('cmp', [path.join(m.dir, 'raw.bin'), m.machine.raw]);
+    expect(cat).toMatchObject({ code: 0, stderr: '' });
+    m.child.kill('SIGTERM');
+    expect(await m.exited).toBe(0);
+    expect(mountedDirs()).not.toContain(m.dir);
+    expect(fs.readdirSync(m.dir)).toEqual([]);
+  });
+
+  it('stderr closed, then a read error (the source truncated): the read gets EIO, the mount stays up; SIGTERM unmounts', async () => {
+    const m = await mountWithClosed('stderr', 'err');
+    fs.truncateSync(m.machine.raw, 0x100000);
+    const bad = await run('dd', [`if=${path.join(m.dir, 'raw.bin')}`, 'of=/dev/null', 'bs=4096', `skip=${0x200000 / 4096}`, 'count=1']);
+    expect(bad.stderr).toMatch(/Input\/output error/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(m.child.exitCode).toBeNull();
+    const ok = await run('dd', [`if=${path.join(m.dir, 'raw.bin')}`, 'of=/dev/null', 'bs=4096', 'count=16']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await run('ls', [m.dir])).stdout).toContain('padded.raw');
+    m.child.kill('SIGTERM');
+    expect(await m.exited).toBe(0);
+    expect(mountedDirs()).not.toContain(m.dir);
   });
 });

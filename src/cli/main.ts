@@ -1,3 +1,4 @@
+import { watchClosedOutput } from './closed-output';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -71,10 +72,7 @@ export function buildProgram(): Command {
 
 /** Runs the CLI: exit 0 on success, 2 on bad input, 1 on anything else; errors are one line. */
 export async function main(argv: string[]): Promise<void> {
-  // `memview info … | head` closes our stdout early: that is not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-  });
+  watchClosedOutput();
   const program = buildProgram();
   const debug = argv.includes('--debug');
   try {

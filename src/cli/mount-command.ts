@@ -2,6 +2,7 @@ import { shellQuote } from '../errors';
 import { mountFiles, parseBackend } from '../fuse/mount';
 import { checkFuseDevice, checkMountpoint, fileId, memviewFsname, mountedPaths } from '../fuse/mountpoint';
 import { openSession } from '../session';
+import { keepServingWhenOutputCloses } from './closed-output';
 import { SourceFlags, sessionOptions } from './options';
 import { printMounted } from './print';
 
@@ -12,16 +13,16 @@ export interface MountFlags extends SourceFlags {
   backend?: string;
 }
 
-/** Resolves once the mount is gone: on SIGINT/SIGTERM/SIGHUP (unmounting it), or when unmounted from outside. */
+/** Resolves once the mount is gone: on SIGINT/SIGTERM/SIGHUP or an internal error (unmounting it), or when unmounted from outside. */
 function untilUnmounted(mountpoint: string, unmount: () => Promise<void>, signals: SignalLatch): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = () => {
+    const stop = (exitCode: number) => {
       if (stopping) return;
       stopping = true;
-      if (!mountedPaths().has(mountpoint)) return resolve(0); // already unmounted from outside
+      if (!mountedPaths().has(mountpoint)) return resolve(exitCode); // already unmounted from outside
       unmount().then(
-        () => resolve(0),
+        () => resolve(exitCode),
         (err: Error) => {
           process.stderr.write(`memview: unmount failed: ${err.message}\n`);
           resolve(1);
@@ -39,23 +40,32 @@ function untilUnmounted(mountpoint: string, unmount: () => Promise<void>, signal
   });
 }
 
-/** Catches signals from the start: one that lands while mounting is handed to the handler set later. */
+/**
+ * Catches signals (exit 0) and internal errors (exit 1) from the start: one
+ * that lands while mounting is handed to the handler set later. Every way out
+ * unmounts first: a bug that throws must not leave a stale mount.
+ */
 class SignalLatch {
-  private handler: (() => void) | null = null;
-  private caught = false;
+  private handler: ((exitCode: number) => void) | null = null;
+  private caught: number | undefined;
 
   constructor() {
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.on(sig, () => {
-        if (this.handler) this.handler();
-        else this.caught = true;
-      });
-    }
+    const latch = (exitCode: number) => {
+      if (this.handler) this.handler(exitCode);
+      else this.caught ??= exitCode;
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => latch(0));
+    const crash = (e: unknown) => {
+      process.stderr.write(`memview: internal error: ${String((e as Error)?.message ?? e).replace(/\s*\n\s*/g, ' ')}; unmounting\n`);
+      latch(1);
+    };
+    process.on('uncaughtException', crash);
+    process.on('unhandledRejection', crash);
   }
 
-  onSignal(handler: () => void): void {
+  onSignal(handler: (exitCode: number) => void): void {
     this.handler = handler;
-    if (this.caught) handler();
+    if (this.caught !== undefined) handler(this.caught);
   }
 }
 
@@ -66,6 +76,7 @@ export async function mountCommand(src: string, dir: string, flags: MountFlags):
   checkFuseDevice();
   const session = await openSession(src, sessionOptions(flags));
   const signals = new SignalLatch();
+  keepServingWhenOutputCloses();
   const mounted = await mountFiles(mountpoint, session.views, {
     backend,
     tuning: flags.directIo ? { directIo: true } : undefined,
