@@ -53,6 +53,17 @@ export class VirtualFile {
     return lo;
   }
 
+  /** The file as a ByteSource (a scan reads a view's bytes through the same interface as an image's). */
+  asByteSource(label: string): ByteSource {
+    return {
+      size: this.size,
+      label,
+      read: (target, targetOffset, length, position) =>
+        this.read(Buffer.from(target.buffer, target.byteOffset + targetOffset, Math.max(0, length)), position, length),
+      close: () => {},
+    };
+  }
+
   /** Fills `target[0..)` from `position`; resolves with the byte count (short at EOF). */
   async read(target: Buffer, position: number, length: number): Promise<number> {
     if (position >= this.size || length <= 0) return 0;

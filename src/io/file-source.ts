@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import { preadFully } from './pread';
 import { InputError } from '../errors';
+import { RamRange } from '../types';
 import { ByteSource } from './byte-source';
+import { dataExtents } from './file-extents';
 import { openInput } from './open-input';
 
 /**
@@ -16,9 +18,13 @@ export class FileSource implements ByteSource {
   readonly mtime: Date;
   readonly label: string;
 
+  /** Bytes the file system allocated to the file: fewer than `size` only for a sparse (or compressed) file. */
+  private readonly allocated: number;
+
   private constructor(readonly path: string, readonly fd: number, stat: fs.Stats) {
     this.size = stat.size;
     this.mtime = stat.mtime;
+    this.allocated = stat.blocks * 512;
     this.label = path;
   }
 
@@ -48,6 +54,13 @@ export class FileSource implements ByteSource {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** Where the file holds data (sparse-file holes left out), or null when that cannot be asked. */
+  dataExtents(): RamRange[] | null {
+    // Every byte allocated: no holes to look for, and no process to start.
+    if (this.allocated >= this.size) return [{ start: 0, length: this.size }];
+    return dataExtents(this.fd);
   }
 
   close(): void {

@@ -3,6 +3,7 @@ import { VirtualFile } from '../engine/virtual-file';
 import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
+import { searchChunks } from '../search/needle-search';
 import { RamRange, rangeEnd, Segment, totalLength } from '../types';
 import {
   kernelFacts,
@@ -249,26 +250,30 @@ export function likelyWindows(ranges: readonly RamRange[]): RamRange[] {
 }
 
 /**
- * Reads the given parts of RAM in large chunks, searching each for the
- * note's fixed bytes (name + "OSRELEASE="). Reads run a needle's length past
- * each chunk (and each part, within its RAM range) so no hit straddling a
- * boundary is missed. Each hit is read again whole and checked. Returns true
- * when `first` mode found a copy consistent with the image.
+ * Searches the given parts of RAM for the note's fixed bytes (name +
+ * "OSRELEASE=") with the one byte search (search/needle-search.ts: large
+ * chunks, SIMD). Each part is read a needle's length past its end (within its
+ * RAM range) so no hit straddling a boundary is missed. Each hit is read
+ * again whole and checked. Returns true when `first` mode found a copy
+ * consistent with the image. `scannedBytes` counts whole CHUNKs up to the
+ * one that held the hit, as info.json reports it.
  */
 async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHarvest, seen: Set<number>): Promise<boolean> {
   const overlap = VMCOREINFO_NEEDLE.length - 1;
-  const chunk = Buffer.allocUnsafe(CHUNK + overlap);
+  let found = false;
   for (const part of parts) {
     const range = inRam(src.ranges, part.start)!;
     const readEnd = Math.min(rangeEnd(range), rangeEnd(part) + overlap);
-    const file = new VirtualFile(physicalPieces(src.segments, part.start, readEnd), src.bytes);
-    for (let pos = 0; pos < part.length; pos += CHUNK) {
-      const n = await file.read(chunk, pos, Math.min(CHUNK + overlap, readEnd - part.start - pos));
-      h.scannedBytes += Math.min(CHUNK, part.length - pos);
-      const view = chunk.subarray(0, n);
-      const limit = Math.min(CHUNK, part.length - pos);
-      for (let hit = view.indexOf(VMCOREINFO_NEEDLE); hit >= 0 && hit < limit; hit = view.indexOf(VMCOREINFO_NEEDLE, hit + 1)) {
-        const phys = part.start + pos + hit - VMCOREINFO_NEEDLE_OFFSET;
+    const ram = new VirtualFile(physicalPieces(src.segments, part.start, readEnd), src.bytes).asByteSource(src.bytes.label);
+    const before = h.scannedBytes;
+    const scannedTo = (offset: number) => {
+      h.scannedBytes = Math.max(h.scannedBytes, before + Math.min(part.length, (Math.floor(offset / CHUNK) + 1) * CHUNK));
+    };
+    await searchChunks(ram, [VMCOREINFO_NEEDLE], { chunkSize: CHUNK + overlap }, async ([hits], chunkStart) => {
+      scannedTo(chunkStart);
+      for (const hit of hits) {
+        scannedTo(hit);
+        const phys = part.start + hit - VMCOREINFO_NEEDLE_OFFSET;
         if (seen.has(phys)) continue;
         seen.add(phys);
         const raw = await readPhysical(src, phys, MAX_NOTE);
@@ -283,9 +288,12 @@ async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHa
           continue;
         }
         h.candidates.push(c);
-        if (h.mode === 'first' && c.image) return true;
+        if (h.mode === 'first' && c.image) return (found = true);
       }
-    }
+      return false;
+    });
+    if (found) return true;
+    h.scannedBytes = before + part.length;
   }
   return false;
 }

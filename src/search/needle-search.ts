@@ -2,11 +2,12 @@ import { ByteSource } from '../io/byte-source';
 import { SimdSearcher } from './simd-search';
 
 /**
- * Every offset of each needle in [0, size) of a file, in one sequential pass:
- * large reads, chunks that overlap by the longest needle's length less one
- * byte (a match straddling a chunk boundary is found exactly once). Two
- * needles are searched together by WebAssembly SIMD (simd-search.ts)
- * where available, otherwise each with Buffer.indexOf.
+ * Every offset of each needle in a source, in one sequential pass: large
+ * reads, chunks that overlap by the longest needle's length less one byte (a
+ * match straddling a chunk boundary is found exactly once). One or two
+ * needles are searched by WebAssembly SIMD (simd-search.ts) where available,
+ * otherwise each with Buffer.indexOf. Used by the image scan (mapfind/) and
+ * the kernel note harvest (kernel/).
  */
 
 export interface SearchResult {
@@ -16,37 +17,64 @@ export interface SearchResult {
   capped: boolean;
 }
 
-export interface SearchOptions {
+export interface ChunkOptions {
+  /** Bytes per read (the step is this less the overlap). */
   chunkSize: number;
-  maxHits: number;
   /** false: Buffer.indexOf even where SIMD is available (tests compare the two). */
   simd?: boolean;
 }
 
-export async function searchSource(source: ByteSource, needles: Buffer[], opts: SearchOptions): Promise<SearchResult> {
+export interface SearchOptions extends ChunkOptions {
+  maxHits: number;
+}
+
+/**
+ * Reads `source` chunk by chunk and hands `visit` each chunk's hits (source
+ * offsets, ascending per needle) with the chunk's start; `visit` returns true
+ * to stop the search.
+ */
+export async function searchChunks(
+  source: ByteSource,
+  needles: Buffer[],
+  opts: ChunkOptions,
+  visit: (hits: number[][], chunkStart: number) => boolean | void | Promise<boolean | void>,
+): Promise<void> {
   const { size } = source;
   const overlap = Math.max(...needles.map((n) => n.length)) - 1;
   if (opts.chunkSize <= overlap) throw new Error(`chunk size ${opts.chunkSize} is not above the needle overlap ${overlap}`);
-  const simd = opts.simd === false ? null : SimdSearcher.create(needles, opts.chunkSize);
+  // One needle: the SIMD pass takes two, so it searches for it twice and the second's hits are dropped.
+  const simd = opts.simd === false ? null : SimdSearcher.create(needles.length === 1 ? [needles[0], needles[0]] : needles, opts.chunkSize);
   const buf = simd ? simd.buffer : Buffer.allocUnsafe(opts.chunkSize);
-  const result: SearchResult = { hits: needles.map(() => []), capped: false };
   let pos = 0;
-  const add = (k: number, at: number) => {
-    if (result.hits[k].length < opts.maxHits) result.hits[k].push(pos + at);
-    else result.capped = true;
-  };
   while (pos < size) {
     const n = await source.read(buf, 0, Math.max(0, Math.min(buf.length, size - pos)), pos);
+    const hits: number[][] = needles.map(() => []);
     if (simd) {
-      simd.search(n, add);
+      simd.search(n, (k, at) => {
+        if (k < needles.length) hits[k].push(pos + at);
+      });
     } else {
       const chunk = buf.subarray(0, n);
       needles.forEach((needle, k) => {
-        for (let i = chunk.indexOf(needle); i >= 0; i = chunk.indexOf(needle, i + 1)) add(k, i);
+        for (let i = chunk.indexOf(needle); i >= 0; i = chunk.indexOf(needle, i + 1)) hits[k].push(pos + i);
       });
     }
+    if (await visit(hits, pos)) return;
     if (pos + n >= size || n <= overlap) break;
     pos += n - overlap;
   }
+}
+
+/** Every hit of each needle in the source, up to `maxHits` per needle. */
+export async function searchSource(source: ByteSource, needles: Buffer[], opts: SearchOptions): Promise<SearchResult> {
+  const result: SearchResult = { hits: needles.map(() => []), capped: false };
+  await searchChunks(source, needles, opts, (hits) => {
+    hits.forEach((list, k) => {
+      for (const at of list) {
+        if (result.hits[k].length < opts.maxHits) result.hits[k].push(at);
+        else result.capped = true;
+      }
+    });
+  });
   return result;
 }

@@ -1,38 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mergeAdjacent } from '../maps/ranges';
-import { readAt } from '../io/byte-source';
-import { FileSource } from '../io/file-source';
+import { ByteSource, readAt } from '../io/byte-source';
 import { PAGE, RamRange, rangeEnd } from '../types';
 
 const CHUNK = 1 << 20;
 /** Zero runs shorter than this stay RAM: a zero page inside RAM is normal, and splitting at each would fragment the map. */
 export const MIN_HOLE = 1 << 20;
-
-/**
- * Data extents by SEEK_DATA/SEEK_HOLE. Node has no lseek, so python3's
- * os.lseek asks the kernel; null when that is not possible (then every byte
- * is read). Filesystems without hole support report one extent.
- */
-function dataExtents(image: FileSource): RamRange[] | null {
-  // The image's own descriptor as python's stdin: no second open by name (no access-time update, no other file).
-  const script = [
-    'import os',
-    'fd = 0; end = os.fstat(fd).st_size; pos = 0',
-    'while pos < end:',
-    '    try: d = os.lseek(fd, pos, os.SEEK_DATA)',
-    '    except OSError: break',
-    '    h = os.lseek(fd, d, os.SEEK_HOLE); print(d, h - d); pos = h',
-  ].join('\n');
-  try {
-    const out = execFileSync('python3', ['-c', script], { encoding: 'utf8', stdio: [image.fd, 'pipe', 'ignore'], maxBuffer: 256 << 20 });
-    return out.split('\n').filter(Boolean).map((l) => {
-      const [start, length] = l.split(' ').map(Number);
-      return { start, length };
-    });
-  } catch {
-    return null;
-  }
-}
 
 export interface HoleScan {
   /** File ranges holding data: what a padded image without a map serves as RAM. */
@@ -48,8 +20,11 @@ export interface HoleScan {
  * holes and runs of all-zero pages of at least MIN_HOLE bytes. Page-granular
  * in file offsets (= physical addresses).
  */
-export async function scanHoles(image: FileSource): Promise<HoleScan> {
-  const extents = dataExtents(image) ?? [{ start: 0, length: image.size }];
+/** A source that can say where a sparse file holds data (a local file: SEEK_DATA/SEEK_HOLE). */
+export type ExtentSource = ByteSource & { dataExtents?(): RamRange[] | null };
+
+export async function scanHoles(image: ExtentSource): Promise<HoleScan> {
+  const extents = image.dataExtents?.() ?? [{ start: 0, length: image.size }];
   const pages: RamRange[] = [];
   const zero = Buffer.alloc(PAGE);
   let zeroBytes = 0;

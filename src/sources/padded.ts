@@ -2,7 +2,7 @@ import { hex, InputError } from '../errors';
 import { formatRange } from '../maps/ranges';
 import { rangeEnd, totalLength } from '../types';
 import { MIN_HOLE, scanHoles } from './holes';
-import { FileSource } from '../io/file-source';
+import { ByteSource } from '../io/byte-source';
 import type { MapInput, ParsedImage } from './parsed';
 
 /**
@@ -11,7 +11,7 @@ import type { MapInput, ParsedImage } from './parsed';
  * which addresses are RAM; without one the whole file is one range, or with
  * --holes the file minus its sparse holes and long all-zero page runs.
  */
-export async function parsePadded(image: FileSource, map: MapInput | undefined, options: { holes?: boolean } = {}): Promise<ParsedImage> {
+export async function parsePadded(image: ByteSource, map: MapInput | undefined, options: { holes?: boolean } = {}): Promise<ParsedImage> {
   const segments = [{ phys: 0, length: image.size, offset: 0 }];
   if (!map && options.holes) {
     const scan = await scanHoles(image);
