@@ -6,13 +6,14 @@ import { ByteSource, readAt } from '../io/byte-source';
 import { RamRange, rangeEnd } from '../types';
 import { ElfCore, isKcoreLayout, readElfCore } from './elf';
 import { isFlattened, isKdumpCompressed } from './kdump';
+import { isLimeZlib } from './lime-zlib';
 
 /** The source shapes memview reads. */
-export const FORMATS = ['raw', 'padded', 'lime', 'avml', 'elf', 'kcore', 'kdump'] as const;
+export const FORMATS = ['raw', 'padded', 'lime', 'lime-zlib', 'avml', 'elf', 'kcore', 'kdump'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Formats that carry their own map: a --map given with them replaces it. */
-export const SELF_DESCRIBING: readonly Format[] = ['lime', 'avml', 'elf', 'kdump'];
+export const SELF_DESCRIBING: readonly Format[] = ['lime', 'lime-zlib', 'avml', 'elf', 'kdump'];
 
 export interface Detection {
   format: Format;
@@ -43,6 +44,7 @@ export async function detectByMagic(image: ByteSource): Promise<Detection | null
   if (magic === AVML_MAGIC) return { format: 'avml', reason: 'AVML magic 0x4c4d5641 at offset 0' };
   if (isKdumpCompressed(head)) return { format: 'kdump', reason: 'kdump-compressed signature "KDUMP   " at offset 0' };
   if (isFlattened(head)) return { format: 'kdump', reason: 'makedumpfile flattened signature at offset 0 (makedumpfile -F)' };
+  if (await isLimeZlib(image, head)) return { format: 'lime-zlib', reason: `zlib header 0x${head[0].toString(16)} at offset 0 inflating to a LiME header (LiME compress=1)` };
   if (!isElfMagic(head)) return null;
   let core: ElfCore;
   try {

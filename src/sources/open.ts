@@ -12,6 +12,7 @@ import { parseElf } from './elf';
 import { openLiveKcore, parseKcore } from './kcore';
 import { parseKdump } from './kdump';
 import { parseLime } from './lime';
+import { parseLimeZlib } from './lime-zlib';
 import { parsePadded } from './padded';
 import type { MapInput, ParsedImage } from './parsed';
 import { parseRaw } from './raw';
@@ -44,6 +45,7 @@ const PARSERS: Record<Format, (image: FileSource, map: MapInput | undefined, opt
   elf: (image, _map, _options, detection) => parseElf(image, detection.core),
   kcore: (image, map, _options, detection) => parseKcore(image, map, detection.core),
   kdump: (image) => parseKdump(image),
+  'lime-zlib': (image, _map, options) => parseLimeZlib(image, { repairShift: options.repairLimeShift }),
 };
 
 /** Reads and parses a map file (/proc/iomem or boot log text); errors name the file. */

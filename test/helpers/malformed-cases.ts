@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { writeAvml } from './avml-writer';
 import { flatten, KdumpSpec, writeKdump } from './kdump-writer';
 import { Chunk, iomemText, materialise, ramBytes, Range, rangeLength, writeMachine } from './machine';
@@ -76,6 +77,11 @@ function elf(edit: (b: Buffer) => void = () => {}, loads = [{ paddr: 0x1000n, da
   return b;
 }
 const PHDR1 = 0x40 + 0x38; // the PT_LOAD's program header
+
+/** limeImage(TINY) as LiME compress=1 writes it: one zlib stream, 2 KiB window (first byte 0x38). */
+function limeZlib(): Buffer {
+  return zlib.deflateSync(lime(), { windowBits: 11, memLevel: 5 });
+}
 
 /**
  * A kdump-compressed dump of pfns 1..0x3f, pages stored whole: header block,
@@ -409,6 +415,30 @@ export const CASES: MalformedCase[] = [
       return ['info', f];
     },
     message: /trailer\.avml: AVML record at file offset 0x0: trailer at file offset 0x[0-9a-f]+ says the Snappy stream is \d+ bytes/,
+  },
+
+  // ---- LiME compress=1 (one zlib stream, windowBits 11 as the LiME module writes it) ----
+  {
+    group: 'LiME',
+    input: 'LiME compress=1 stream cut short',
+    make: (d) => ['info', put(d, 'cut.lime', limeZlib().subarray(0, limeZlib().length - 100))],
+    message: new RegExp(`cut\\.lime: the zlib stream ends early: the file ends at offset ${hex(limeZlib().length - 100)} after \\d+ inflated bytes, before the stream's end \\(truncated\\)$`),
+  },
+  {
+    group: 'LiME',
+    input: 'LiME compress=1 stream with a wrong Adler-32 check',
+    make: (d) => {
+      const z = limeZlib();
+      z[z.length - 1] ^= 1; // the last byte of the RFC 1950 trailer
+      return ['info', put(d, 'check.lime', z)];
+    },
+    message: new RegExp(`check\\.lime: corrupt deflate data near file offset ${hex(limeZlib().length)} \\(after ${LIME_SIZE} inflated bytes\\): incorrect data check$`),
+  },
+  {
+    group: 'LiME',
+    input: 'a zlib stream that is not LiME inside',
+    make: (d) => ['info', put(d, 'other.z', zlib.deflateSync(Buffer.alloc(8192, 'not a LiME image '), { windowBits: 11 }))],
+    message: /other\.z: a zlib stream that does not inflate to a LiME image/,
   },
 
   // ---- kdump-compressed -----------------------------------------------------------
