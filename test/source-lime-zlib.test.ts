@@ -66,7 +66,7 @@ describe('zlib index: random access into one stream', () => {
 
 const RANGES: Range[] = [
   { start: 0x1000, end: 0x9fbff },
-  { start: 0x100000, end: 0x2ffffff },
+  { start: 0x100000, end: 0xffffff },
 ];
 
 function limeZlib(dir: string, name = 'ram.lime'): { file: string; plain: string; lime: Buffer } {
@@ -91,11 +91,11 @@ describe('LiME compress=1 as a source', () => {
     for (const view of ['memory.lime', 'raw.bin', 'memory.elf']) {
       const a = path.join(tmp, `a-${view}`);
       const b = path.join(tmp, `b-${view}`);
-      expect((await memview('export', file, '--view', view, '-o', a)).code).toBe(0);
-      expect((await memview('export', plain, '--view', view, '-o', b)).code).toBe(0);
+      expect((await memview('export', file, '--view', view, '-o', a, '--vmcoreinfo', 'off')).code).toBe(0);
+      expect((await memview('export', plain, '--view', view, '-o', b, '--vmcoreinfo', 'off')).code).toBe(0);
       expect((await run('cmp', [a, b])).code, view).toBe(0);
     }
-  });
+  }, 240_000);
 
   it('digest= sidecar: info says match, or MISMATCH with both digests', async () => {
     const dir = path.join(tmp, 'digest');
