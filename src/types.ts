@@ -25,6 +25,16 @@ export function rangeEnd(r: RamRange): number {
   return r.start + r.length;
 }
 
+/** The range holding [addr, addr + length), if any. */
+export function rangeHolding(ranges: readonly RamRange[], addr: number, length = 1): RamRange | undefined {
+  return ranges.find((r) => r.start <= addr && addr + length <= rangeEnd(r));
+}
+
+/** The physical runs segments cover, in their order (sorted segments give sorted runs). */
+export function segmentRanges(segments: readonly Segment[]): RamRange[] {
+  return segments.map((s) => ({ start: s.phys, length: s.length }));
+}
+
 export function totalLength(ranges: readonly RamRange[]): number {
   let sum = 0;
   for (const r of ranges) sum += r.length;

@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { findVmcoreinfoNotes, kernelFacts, parseVmcoreinfoNoteAt } from '../src/kernel/vmcoreinfo';
+import { kernelFacts, parseVmcoreinfoNoteAt, VMCOREINFO_NEEDLE, VMCOREINFO_NEEDLE_OFFSET, VmcoreinfoNote } from '../src/kernel/vmcoreinfo';
 import { elfNoteBytes, kernelMachine } from './helpers/kernel';
+
+/** Every valid note in `buf` (offsets are `base` + index), as a scanner finds them: needle hit, then the parser. */
+function findVmcoreinfoNotes(buf: Buffer, base = 0): VmcoreinfoNote[] {
+  const found: VmcoreinfoNote[] = [];
+  for (let hit = buf.indexOf(VMCOREINFO_NEEDLE); hit >= 0; hit = buf.indexOf(VMCOREINFO_NEEDLE, hit + 1)) {
+    const note = parseVmcoreinfoNoteAt(buf, hit - VMCOREINFO_NEEDLE_OFFSET, base);
+    if (note) found.push(note);
+  }
+  return found;
+}
 
 // KASLR'd kernel: swapper_pg_dir at 0xffffffffa5e0a000, phys_base -476053504 (-0x1c600000):
 // physical page table = 0xffffffffa5e0a000 - 0xffffffff80000000 - 0x1c600000 = 0x0980a000.

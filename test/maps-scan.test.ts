@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { findLogMaps, LogForm } from '../src/maps/scan';
+import { LOG_NEEDLE, LogForm, LogMap, mapAt } from '../src/maps/scan';
 import { bootMessages, dmesgText, EDITS, Era, FINAL, FIRMWARE, oldLogBuf, printkLogRecords, ringbufferBlocks } from './helpers/boot-log';
+
+/** Every LOG_NEEDLE hit in a buffer that starts a boot log's map (what the streaming scan does per hit). */
+function findLogMaps(buf: Buffer): LogMap[] {
+  const out: LogMap[] = [];
+  for (let hit = buf.indexOf(LOG_NEEDLE); hit >= 0; hit = buf.indexOf(LOG_NEEDLE, hit + 1)) {
+    const m = mapAt(buf, hit);
+    if (m) out.push(m);
+  }
+  return out;
+}
 
 const asLines = (ranges: { start: number; length: number }[]) => ranges.map((r) => `0x${r.start.toString(16)}-0x${(r.start + r.length - 1).toString(16)}`);
 const EXPECTED = FINAL.map((r) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`);

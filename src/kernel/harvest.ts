@@ -4,7 +4,7 @@ import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { searchChunks } from '../search/needle-search';
-import { RamRange, rangeEnd, Segment, totalLength } from '../types';
+import { RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
 import {
   kernelFacts,
   KernelFacts,
@@ -93,10 +93,6 @@ async function readPhysical(src: RamSource, phys: number, length: number): Promi
   return buf;
 }
 
-function inRam(ranges: readonly RamRange[], phys: number, length = 1): RamRange | undefined {
-  return ranges.find((r) => r.start <= phys && phys + length <= rangeEnd(r));
-}
-
 /** Why a needle hit is not a usable note (the parser said no, or the text is cut short). */
 function diagnose(raw: Buffer): string {
   const namesz = raw.readUInt32LE(0);
@@ -124,11 +120,11 @@ async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote
   const stext = toPhys(hexField(note.fields.get('SYMBOL(_stext)')));
   if (physBase !== undefined) {
     if (stext === undefined) c.problems.push('no SYMBOL(_stext)');
-    else if (!inRam(src.ranges, stext)) c.problems.push(`NUMBER(phys_base) ${physBase} puts the kernel text (_stext) at physical ${hex(stext)}, outside RAM (wrong map, or a note from another boot)`);
-    else c.evidence.push(`kernel text (_stext) at physical ${hex(stext)}, in RAM ${formatRange(inRam(src.ranges, stext)!)}`);
+    else if (!rangeHolding(src.ranges, stext)) c.problems.push(`NUMBER(phys_base) ${physBase} puts the kernel text (_stext) at physical ${hex(stext)}, outside RAM (wrong map, or a note from another boot)`);
+    else c.evidence.push(`kernel text (_stext) at physical ${hex(stext)}, in RAM ${formatRange(rangeHolding(src.ranges, stext)!)}`);
   }
   const uts = toPhys(hexField(note.fields.get('SYMBOL(init_uts_ns)')));
-  if (uts !== undefined && inRam(src.ranges, uts)) {
+  if (uts !== undefined && rangeHolding(src.ranges, uts)) {
     const nameOffsets = note.fields.has('OFFSET(uts_namespace.name)') ? [Number(note.fields.get('OFFSET(uts_namespace.name)'))] : [0, 4];
     const bytes = await readPhysical(src, uts, 8 + 3 * UTSNAME_FIELD);
     const field = (at: number) => bytes.toString('latin1', at, at + UTSNAME_FIELD).replace(/\0.*$/s, '');
@@ -136,7 +132,7 @@ async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote
     if (match !== undefined) c.evidence.push(`init_uts_ns at physical ${hex(uts)} reads "Linux" release ${facts.osrelease}`);
     else c.problems.push(`init_uts_ns at physical ${hex(uts)} does not read "Linux" release ${facts.osrelease}`);
   }
-  if (facts.pageTablePhys !== undefined && inRam(src.ranges, facts.pageTablePhys, 4096)) {
+  if (facts.pageTablePhys !== undefined && rangeHolding(src.ranges, facts.pageTablePhys, 4096)) {
     const pgd = await readPhysical(src, facts.pageTablePhys, 4096);
     let present = 0;
     let intoRam = 0;
@@ -144,7 +140,7 @@ async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote
       const e = pgd.readBigUInt64LE(i * 8);
       if (!(e & 1n)) continue;
       present++;
-      if (inRam(src.ranges, Number(e & 0x000ffffffffff000n), 4096)) intoRam++;
+      if (rangeHolding(src.ranges, Number(e & 0x000ffffffffff000n), 4096)) intoRam++;
     }
     // Evidence when every present entry points into RAM; a problem only when none does
     // (a user-given map may leave out a reserved page that holds a lower-level table).
@@ -208,7 +204,7 @@ async function givenCandidate(src: RamSource, given: { text: string; origin: str
 const MiB = 1024 * 1024;
 const FOUR_GIB = 4 * 1024 * MiB;
 /** Size of each window of `likelyWindows`: four of them bound a default scan to about 1 GiB. */
-export const WINDOW = 256 * MiB;
+const WINDOW = 256 * MiB;
 
 /** The parts of `ranges` inside [start, end). */
 function clip(ranges: readonly RamRange[], start: number, end: number): RamRange[] {
@@ -262,7 +258,7 @@ async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHa
   const overlap = VMCOREINFO_NEEDLE.length - 1;
   let found = false;
   for (const part of parts) {
-    const range = inRam(src.ranges, part.start)!;
+    const range = rangeHolding(src.ranges, part.start)!;
     const readEnd = Math.min(rangeEnd(range), rangeEnd(part) + overlap);
     const ram = new VirtualFile(physicalPieces(src.segments, part.start, readEnd), src.bytes).asByteSource(src.bytes.label);
     const before = h.scannedBytes;

@@ -6,8 +6,6 @@
  * - `VMCOREINFO_NEEDLE`: the bytes every valid in-RAM note contains right after
  *   its 12-byte Elf64_Nhdr: name "VMCOREINFO\0" padded to 12, then "OSRELEASE=".
  *   A scanner searches for it and calls `parseVmcoreinfoNoteAt(buf, hit - 12)`.
- * - `findVmcoreinfoNotes(buf, base?)`: every valid note in `buf`; `offset` is
- *   `base` + the note header's index in `buf` (pass the file offset of `buf`).
  * - `parseVmcoreinfoNoteAt(buf, at)`: one note whose Elf64_Nhdr starts at
  *   `buf[at]`, validated (namesz 11, type 0, name, printable text starting
  *   OSRELEASE=), or null. `note` is the whole note (header, name, desc, each
@@ -84,16 +82,6 @@ export function parseVmcoreinfoNoteAt(buf: Buffer, at: number, base = 0): Vmcore
   buf.copy(note, 0, at, noteEnd);
   note.fill(0, descEnd - at); // padding is zero in a note we hand out
   return { offset: base + at, note, text, fields: parseVmcoreinfoText(text) };
-}
-
-/** Every valid VMCOREINFO note in `buf` (offsets are `base` + index). */
-export function findVmcoreinfoNotes(buf: Buffer, base = 0): VmcoreinfoNote[] {
-  const found: VmcoreinfoNote[] = [];
-  for (let hit = buf.indexOf(VMCOREINFO_NEEDLE); hit >= 0; hit = buf.indexOf(VMCOREINFO_NEEDLE, hit + 1)) {
-    const note = parseVmcoreinfoNoteAt(buf, hit - VMCOREINFO_NEEDLE_OFFSET, base);
-    if (note) found.push(note);
-  }
-  return found;
 }
 
 /** `KEY=VALUE` lines -> Map. Lines without `=` are ignored; the first value of a key wins. */

@@ -3,7 +3,7 @@ import { kernelFacts } from '../kernel/vmcoreinfo';
 import { chooseMap, ContentEvidence, MapCandidate, MapChoice, mergeIdentical, placesBytes, RankedCandidate, SizeFit, sizeFit } from '../maps/candidates';
 import { checkTopLevelPageTable } from '../maps/page-table';
 import { ByteSource, readAt } from '../io/byte-source';
-import { PAGE, RamRange, rangeEnd } from '../types';
+import { PAGE, RamRange, rangeEnd, rangeHolding } from '../types';
 import { ChosenMap, readMapFile } from './map-file';
 import { formatMapReport, MapReport } from './report';
 import { scanImage } from './scan-image';
@@ -18,8 +18,7 @@ import { scanImage } from './scan-image';
 function pageReader(image: ByteSource, ranges: readonly RamRange[], padded: boolean): (phys: number) => Promise<Buffer | null> {
   return async (phys) => {
     if (padded) {
-      const inRam = ranges.some((r) => phys >= r.start && phys + PAGE <= rangeEnd(r));
-      return inRam ? readAt(image, phys, PAGE) : null;
+      return rangeHolding(ranges, phys, PAGE) ? readAt(image, phys, PAGE) : null;
     }
     let offset = 0;
     for (const r of ranges) {

@@ -1,5 +1,5 @@
 import { hex, InputError } from '../errors';
-import { RamRange, rangeEnd, totalLength } from '../types';
+import { PAGE, RamRange, rangeEnd, totalLength } from '../types';
 import { DmesgMap, parseDmesg } from './dmesg';
 import { parseIomem } from './iomem';
 import { formatRange, mergeAdjacent } from './ranges';
@@ -35,7 +35,6 @@ export type SizeFit = 'exact' | 'padded' | 'page-rounded' | 'page-truncated' | '
 
 export const placesBytes = (fit: SizeFit) => fit === 'exact' || fit === 'padded';
 
-const PAGE = 4096;
 
 export function sizeFit(ranges: readonly RamRange[], imageSize: number): SizeFit {
   if (totalLength(ranges) === imageSize) return 'exact';

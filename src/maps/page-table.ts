@@ -1,5 +1,5 @@
 import { hex } from '../errors';
-import { RamRange, rangeEnd } from '../types';
+import { PAGE, RamRange, rangeHolding } from '../types';
 
 /**
  * Does a page look like the kernel's top-level x86-64 page table
@@ -14,7 +14,6 @@ import { RamRange, rangeEnd } from '../types';
  */
 
 const ENTRIES = 512;
-const PAGE = 4096;
 const PRESENT = 1n;
 const HUGE = 0x80n;
 const ADDR_MASK = 0x000ffffffffff000n;
@@ -25,8 +24,8 @@ export interface PageTableCheck {
   detail: string;
 }
 
-function inRam(ranges: readonly RamRange[], addr: number, length = PAGE): boolean {
-  return ranges.some((r) => addr >= r.start && addr + length <= rangeEnd(r));
+function inRam(ranges: readonly RamRange[], addr: number): boolean {
+  return rangeHolding(ranges, addr, PAGE) !== undefined;
 }
 
 interface Entry {

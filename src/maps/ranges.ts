@@ -1,5 +1,5 @@
 import { hex, InputError } from '../errors';
-import { RamRange, rangeEnd } from '../types';
+import { PAGE, RamRange, rangeEnd } from '../types';
 
 /** Sorted, non-empty, non-overlapping ranges, or an InputError that says which two collide. */
 export function checkRanges(ranges: readonly RamRange[], what: string): RamRange[] {
@@ -37,7 +37,7 @@ export function formatRange(r: RamRange): string {
  * Each range widened to whole pages (start down, end up), then overlapping
  * or touching results joined: LeechCore and crash want page-granular loads.
  */
-export function roundOutToPages(ranges: readonly RamRange[], page = 4096): RamRange[] {
+export function roundOutToPages(ranges: readonly RamRange[], page = PAGE): RamRange[] {
   const out: RamRange[] = [];
   for (const r of ranges) {
     const start = Math.floor(r.start / page) * page;

@@ -153,13 +153,3 @@ export function mapAt(buf: Buffer, hit: number): LogMap | null {
   if (!map || map.ranges.length === 0) return null;
   return { form: log.form, start: log.start, map };
 }
-
-/** Every LOG_NEEDLE hit in a buffer (for in-memory tests; files go through the streaming scan). */
-export function findLogMaps(buf: Buffer): LogMap[] {
-  const out: LogMap[] = [];
-  for (let hit = buf.indexOf(LOG_NEEDLE); hit >= 0; hit = buf.indexOf(LOG_NEEDLE, hit + 1)) {
-    const m = mapAt(buf, hit);
-    if (m) out.push(m);
-  }
-  return out;
-}

@@ -5,7 +5,7 @@ import {
 } from '../formats/elf64';
 import { ByteSource, readAt } from '../io/byte-source';
 import { mergeAdjacent } from '../maps/ranges';
-import { Segment } from '../types';
+import { Segment, segmentRanges } from '../types';
 import type { ParsedImage } from './parsed';
 
 /** x86-64 __START_KERNEL_map: PT_LOADs mapped here are the kernel image, an alias of RAM. */
@@ -248,7 +248,7 @@ export async function parseElf(image: ByteSource, known?: ElfCore): Promise<Pars
   const core = known ?? (await readElfCore(image));
   const { segments, notes } = physicalSegments(image, core);
   return {
-    ranges: mergeAdjacent(segments.map((s) => ({ start: s.phys, length: s.length }))),
+    ranges: mergeAdjacent(segmentRanges(segments)),
     segments,
     mapOrigin: `ELF PT_LOAD p_paddr (${coreFlavour(core.notes)})`,
     notes: [...describeNotes(core.notes), ...notes],

@@ -1,6 +1,7 @@
 import { hex, InputError } from '../errors';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { FileSource } from '../io/file-source';
+import { segmentRanges } from '../types';
 import { ByteSource } from '../io/byte-source';
 import { describeNotes, ElfCore, physicalSegments, readElfCore } from './elf';
 import { LIVE_KCORE } from './detect';
@@ -17,7 +18,7 @@ import type { MapInput, ParsedImage } from './parsed';
 export async function parseKcore(image: ByteSource, map: MapInput | undefined, known?: ElfCore): Promise<ParsedImage> {
   const core = known ?? (await readElfCore(image));
   const { segments, notes } = physicalSegments(image, core);
-  const own = mergeAdjacent(segments.map((s) => ({ start: s.phys, length: s.length })));
+  const own = mergeAdjacent(segmentRanges(segments));
   if (!map) {
     return {
       ranges: own,

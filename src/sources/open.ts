@@ -5,7 +5,7 @@ import { FileSource } from '../io/file-source';
 import { mapForImage } from '../mapfind/map-auto';
 import { readMapFile } from '../mapfind/map-file';
 import { subtractRanges } from '../maps/ranges';
-import { RamRange, totalLength } from '../types';
+import { RamRange, segmentRanges, totalLength } from '../types';
 import { parseAvml } from './avml';
 import { Detection, detectByMagic, detectHeaderless, Format, LIVE_KCORE, SELF_DESCRIBING } from './detect';
 import { parseElf } from './elf';
@@ -70,7 +70,7 @@ async function parseImage(image: FileSource, options: OpenOptions): Promise<Pars
   const parsed = await PARSERS[detection.format](image, map, options, detection);
   if (given) parsed.notes.push(...given.notes);
   if (map && SELF_DESCRIBING.includes(detection.format)) {
-    const missing = subtractRanges(map.ranges, parsed.segments.map((s) => ({ start: s.phys, length: s.length })));
+    const missing = subtractRanges(map.ranges, segmentRanges(parsed.segments));
     parsed.notes.push(
       `RAM ranges from ${map.origin} replace the image's own ${parsed.ranges.length}` +
         (missing.length ? `; ${totalLength(missing)} bytes of them are not in the image and read as zeros` : ''),

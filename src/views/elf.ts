@@ -31,7 +31,7 @@ export interface ElfAlias {
   sharesPaddr: number;
 }
 
-export function alignUp(n: number, a: number): number {
+function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
@@ -119,9 +119,4 @@ function loadPieces(segments: readonly Segment[], load: MergedRange): Piece[] {
 /** The physical loads as ElfLoads, p_vaddr = p_paddr (QEMU's non-paging convention). */
 export function physicalElfLoads(segments: readonly Segment[], loads: readonly MergedRange[]): ElfLoad[] {
   return loads.map((l) => ({ paddr: l.start, length: l.length, pieces: loadPieces(segments, l) }));
-}
-
-/** memory.elf: PT_NOTE, then page-rounded PT_LOADs in ascending p_paddr, at most 145 headers. */
-export function physicalElfPieces(segments: readonly Segment[], ranges: readonly RamRange[], notes: Buffer = prstatusNote()): Piece[] {
-  return elfCorePieces(notes, physicalElfLoads(segments, physicalLoads(ranges).loads));
 }
