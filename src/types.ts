@@ -35,6 +35,15 @@ export function segmentRanges(segments: readonly Segment[]): RamRange[] {
   return segments.map((s) => ({ start: s.phys, length: s.length }));
 }
 
+/**
+ * Appends every item: `target.push(...items)` passes each item as a call
+ * argument and overflows the stack past about 100,000 (an image can have a
+ * million ranges).
+ */
+export function appendAll<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}
+
 export function totalLength(ranges: readonly RamRange[]): number {
   let sum = 0;
   for (const r of ranges) sum += r.length;

@@ -22,7 +22,7 @@ export function printInfo(session: Session, out: NodeJS.WritableStream = process
   out.write(`map      ${d.map.origin}: ${plural(d.map.ranges.length, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
   for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
   out.write('views\n');
-  const width = Math.max(14, ...views.map((v) => v.name.length));
+  const width = views.reduce((w, v) => Math.max(w, v.name.length), 14);
   for (const v of views) {
     out.write(`  ${v.name.padEnd(width)} ${String(v.file.size).padStart(16)}  ${v.description}\n`);
     for (const n of v.notes ?? []) out.write(`  ${''.padEnd(width)} ${''.padStart(16)}  note: ${n}\n`);
@@ -33,7 +33,7 @@ export function printInfo(session: Session, out: NodeJS.WritableStream = process
 /** The file list `memview mount` prints once mounted. */
 export function printMounted(session: Session, src: string, mountpoint: string, unmountHint: string, backend: string, out: NodeJS.WritableStream = process.stdout): void {
   const { views, source } = session;
-  const width = Math.max(...views.map((v) => v.name.length));
+  const width = views.reduce((w, v) => Math.max(w, v.name.length), 0);
   // One write: a reader that waits for ' mounted on ' sees the whole listing with it.
   out.write([
     `memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,

@@ -4,7 +4,7 @@ import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { searchChunks } from '../search/needle-search';
-import { RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
+import { appendAll, RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
 import {
   kernelFacts,
   KernelFacts,
@@ -240,7 +240,7 @@ export function likelyWindows(ranges: readonly RamRange[]): RamRange[] {
   const out: RamRange[] = [];
   for (const [start, end] of windows) {
     const covered = [...out].sort((a, b) => a.start - b.start);
-    out.push(...subtractRanges(clip(ranges, start, end), mergeAdjacent(covered)));
+    appendAll(out, subtractRanges(clip(ranges, start, end), mergeAdjacent(covered)));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { hex, InputError } from '../errors';
 import { formatRange, mergeAdjacent } from '../maps/ranges';
-import { RamRange, rangeEnd, Segment } from '../types';
+import { appendAll, RamRange, rangeEnd, Segment } from '../types';
 import { decodeLimeHeader, LIME_END_FIELD, LIME_HEADER_SIZE, LIME_MAGIC, LIME_START_FIELD, LIME_VERSION } from '../formats/lime';
 import { BlockReader } from '../io/block-reader';
 import { ByteSource } from '../io/byte-source';
@@ -131,7 +131,7 @@ export async function parseLime(image: ByteSource, options: LimeOptions = {}): P
     const dataAt = rec.at + LIME_HEADER_SIZE;
     const shift = rec.start % PAGE;
     if (shift && options.repairShift) {
-      segments.push(...limeShiftRepair(rec.start, rec.length, dataAt));
+      appendAll(segments, limeShiftRepair(rec.start, rec.length, dataAt));
     } else {
       segments.push({ phys: rec.start, length: rec.length, offset: dataAt });
     }
@@ -140,7 +140,7 @@ export async function parseLime(image: ByteSource, options: LimeOptions = {}): P
     tails.wide = rec.length < SMALL_RECORD;
     const tailBytes = tail ? (tails.peek(tailAt, tail) ?? (await tails.load(tailAt, tail))) : null;
     const quirks = limeQuirks(rec, !!options.repairShift, tailBytes);
-    if (quirks.length) notes.push(...quirks);
+    appendAll(notes, quirks);
   }
   // Written by AVML (orphan headers, or ranges one byte short): its blocks, holes and dropped bytes are known.
   if (orphans.length > 0 || records.some((r) => (r.start + r.length + 1) % 1024 === 0)) {

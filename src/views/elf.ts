@@ -3,7 +3,7 @@ import { physicalPieces } from '../engine/physical';
 import { hex } from '../errors';
 import { MergedRange, mergeSmallestGaps, roundOutToPages } from '../maps/ranges';
 import { EHDR_SIZE, encodeCoreHeader, encodeNote, encodePhdr, NT_PRSTATUS, PF_RWX, PHDR_SIZE, PT_LOAD, PT_NOTE } from '../formats/elf64';
-import { PAGE, RamRange, rangeEnd, Segment } from '../types';
+import { appendAll, PAGE, RamRange, rangeEnd, Segment } from '../types';
 
 /** sizeof(struct elf_prstatus) on x86-64: what Volatility 2 and crash expect in a CORE note. */
 export const X86_64_PRSTATUS_SIZE = 336;
@@ -56,7 +56,7 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
   for (const load of loads) {
     headers.push(encodePhdr({ type: PT_LOAD, flags: PF_RWX, offset: dataOffset, vaddr: BigInt(load.vaddr ?? load.paddr), paddr: BigInt(load.paddr), size: load.length, align: 0 }));
     placed.push({ paddr: load.paddr, length: load.length, offset: dataOffset });
-    body.push(...load.pieces);
+    appendAll(body, load.pieces);
     const padded = alignUp(load.length, PAGE);
     body.push(zeroPiece(padded - load.length));
     dataOffset += padded;
@@ -110,7 +110,8 @@ function loadPieces(segments: readonly Segment[], load: MergedRange): Piece[] {
   const pieces: Piece[] = [];
   let pos = load.start;
   for (const m of load.members) {
-    pieces.push(zeroPiece(m.start - pos), ...physicalPieces(segments, m.start, rangeEnd(m)));
+    pieces.push(zeroPiece(m.start - pos));
+    appendAll(pieces, physicalPieces(segments, m.start, rangeEnd(m)));
     pos = rangeEnd(m);
   }
   return pieces;

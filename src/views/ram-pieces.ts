@@ -1,6 +1,6 @@
 import { physicalPieces } from '../engine/physical';
 import { Piece, zeroPiece } from '../engine/pieces';
-import { RamRange, rangeEnd, Segment } from '../types';
+import { appendAll, RamRange, rangeEnd, Segment } from '../types';
 
 /** The bytes of one RAM range, from the source's segments (zeros where it has none). */
 export function rangePieces(segments: readonly Segment[], r: RamRange): Piece[] {
@@ -13,7 +13,7 @@ export function paddedPieces(segments: readonly Segment[], ranges: readonly RamR
   let pos = 0;
   for (const r of ranges) {
     if (r.start > pos) pieces.push(zeroPiece(r.start - pos));
-    pieces.push(...rangePieces(segments, r));
+    appendAll(pieces, rangePieces(segments, r));
     pos = rangeEnd(r);
   }
   return pieces;
