@@ -6,7 +6,7 @@
  * targets for 1,000,000 ranges belong to the bench, not here.
  */
 import { describe, expect, it } from 'vitest';
-import { physicalElfPieces } from '../src/views/elf';
+import { elfCorePieces, physicalElfLoads, physicalLoads, prstatusNote } from '../src/views/elf';
 import { paddedPieces, rawPieces } from '../src/views/ram-pieces';
 import { limePieces } from '../src/views/lime';
 import { appendAll } from '../src/types';
@@ -39,7 +39,7 @@ describe(`${N} segments or ranges: no stack overflow, right sizes`, () => {
     expect(sum(paddedPieces(segments, manyRanges))).toBe((N - 1) * 0x2000 + 0x1000);
     expect(sum(rawPieces(segments, manyRanges))).toBe(N * 0x1000);
     expect(sum(limePieces(segments, manyRanges))).toBe(N * (32 + 0x1000));
-    const elf = physicalElfPieces(segments, manyRanges);
+    const elf = elfCorePieces(prstatusNote(), physicalElfLoads(segments, physicalLoads(manyRanges).loads));
     // 145 program headers at most (PT_NOTE + 144 loads): the ranges are joined across all but the
     // 143 gaps between loads. Headers + note (64 + 145 * 56 + 356 bytes) take the first 3 pages.
     expect(sum(elf)).toBe(3 * 0x1000 + (N - 1) * 0x2000 + 0x1000 - 143 * 0x1000);
