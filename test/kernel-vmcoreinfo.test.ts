@@ -56,6 +56,10 @@ describe('VMCOREINFO note finder and parser', () => {
       physBase: -476053504n,
       swapperPgDir: 0xffffffffa5e0a000n,
       pageTablePhys: 0x0980a000,
+      pagingLevels: 4,
+      // _stext = __START_KERNEL_map + 16 MiB + KERNELOFFSET; physical 0xffffffffa5800000 - 0xffffffff80000000 - 0x1c600000.
+      textVirt: 0xffffffffa5800000n,
+      textPhys: 0x09200000,
     });
   });
 

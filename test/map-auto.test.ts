@@ -62,10 +62,10 @@ describe('memview map: candidates ranked by evidence', () => {
     ]);
     expect(rep.chosen).toBe(0);
     expect(rep.confidence).toBe('high');
-    expect(rep.reason).toMatch(new RegExp(`RAM total equals the image size .* page ${pgd} is a page table: 2 present entries.*; 1 other fitting map fails it`));
+    expect(rep.reason).toMatch(new RegExp(`RAM total equals the image size .* page ${pgd} is a 4-level page table: 66 kernel-half entries into RAM \\(64 of them to all-zero tables.*translates _stext to 0x[0-9a-f]+ as phys_base says; 1 other fitting map fails it`));
     const text = await memview('map', img.raw);
     expect(text.stdout).toMatch(/^\* 1\. image offset 0x[0-9a-f]+ \(printk ring buffer\)$/m);
-    expect(text.stdout).toMatch(new RegExp(`content contradicts: page ${pgd} is not a kernel top-level page table`));
+    expect(text.stdout).toMatch(new RegExp(`content contradicts: page ${pgd} is not the kernel's top-level page table`));
     expect(text.stdout).toMatch(/^chosen {4}1 \(image offset .*\), confidence high: /m);
   });
 

@@ -4,16 +4,18 @@ import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { searchChunks } from '../search/needle-search';
-import { appendAll, RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
+import { appendAll, PAGE, RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
 import {
   kernelFacts,
   KernelFacts,
+  pageTableQuery,
   parseVmcoreinfoNoteAt,
   VMCOREINFO_NEEDLE,
   VMCOREINFO_NEEDLE_OFFSET,
   VmcoreinfoNote,
   X86_64_START_KERNEL_MAP,
 } from './vmcoreinfo';
+import { checkPageTable } from './page-table';
 
 /**
  * Finds the kernel's VMCOREINFO note in a source's RAM at mount time, and
@@ -132,21 +134,11 @@ async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote
     if (match !== undefined) c.evidence.push(`init_uts_ns at physical ${hex(uts)} reads "Linux" release ${facts.osrelease}`);
     else c.problems.push(`init_uts_ns at physical ${hex(uts)} does not read "Linux" release ${facts.osrelease}`);
   }
-  if (facts.pageTablePhys !== undefined && rangeHolding(src.ranges, facts.pageTablePhys, 4096)) {
-    const pgd = await readPhysical(src, facts.pageTablePhys, 4096);
-    let present = 0;
-    let intoRam = 0;
-    for (let i = 0; i < 512; i++) {
-      const e = pgd.readBigUInt64LE(i * 8);
-      if (!(e & 1n)) continue;
-      present++;
-      if (rangeHolding(src.ranges, Number(e & 0x000ffffffffff000n), 4096)) intoRam++;
-    }
-    // Evidence when every present entry points into RAM; a problem only when none does
-    // (a user-given map may leave out a reserved page that holds a lower-level table).
-    if (present > 0 && intoRam === present) c.evidence.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)}: ${present} present entries, all pointing into RAM`);
-    else if (intoRam > 0) c.evidence.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)}: ${intoRam} of ${present} present entries point into RAM`);
-    else c.problems.push(`swapper_pg_dir at physical ${hex(facts.pageTablePhys)} does not look like a page table (${present} present entries, ${intoRam} into RAM)`);
+  const query = pageTableQuery(facts);
+  if (query) {
+    const check = await checkPageTable(query, src.ranges, (phys) => readPhysical(src, phys, PAGE));
+    if (check.ok) c.evidence.push(`swapper_pg_dir: ${check.detail}`);
+    else c.problems.push(`swapper_pg_dir: ${check.detail}`);
   }
   if (physBase !== undefined && c.problems.length === 0) {
     const start = Math.max(0, Number(physBase));

@@ -22,6 +22,7 @@
  */
 
 import { NHDR_SIZE, notePadded } from '../formats/elf64';
+import type { PageTableQuery } from './page-table';
 
 const NAME = 'VMCOREINFO';
 const NAMESZ = NAME.length + 1; // with its NUL
@@ -107,6 +108,11 @@ export interface KernelFacts {
   swapperPgDir?: bigint;
   /** x86-64: physical address of the top-level page table (swapper_pg_dir - __START_KERNEL_map + phys_base). */
   pageTablePhys?: number;
+  /** x86-64 paging levels: 5 when NUMBER(pgtable_l5_enabled)=1, else 4. */
+  pagingLevels?: 4 | 5;
+  /** SYMBOL(_stext) and its physical address (_stext - __START_KERNEL_map + phys_base). */
+  textVirt?: bigint;
+  textPhys?: number;
 }
 
 const hexValue = (v: string | undefined): bigint | undefined =>
@@ -127,6 +133,23 @@ export function kernelFacts(fields: ReadonlyMap<string, string>): KernelFacts {
     const phys = facts.swapperPgDir - X86_64_START_KERNEL_MAP + facts.physBase;
     if (phys >= 0n && phys < BigInt(Number.MAX_SAFE_INTEGER)) facts.pageTablePhys = Number(phys);
   }
+  const l5 = fields.get('NUMBER(pgtable_l5_enabled)');
+  if (l5 !== undefined) facts.pagingLevels = l5.trim() === '1' ? 5 : 4;
+  facts.textVirt = hexValue(fields.get('SYMBOL(_stext)'));
+  if (facts.textVirt !== undefined && facts.physBase !== undefined && facts.textVirt >= X86_64_START_KERNEL_MAP) {
+    const phys = facts.textVirt - X86_64_START_KERNEL_MAP + facts.physBase;
+    if (phys >= 0n && phys < BigInt(Number.MAX_SAFE_INTEGER)) facts.textPhys = Number(phys);
+  }
   for (const k of Object.keys(facts) as (keyof KernelFacts)[]) if (facts[k] === undefined) delete facts[k];
   return facts;
+}
+
+/** What the page-table rule (page-table.ts) checks for this kernel, when the note names a page table. */
+export function pageTableQuery(facts: KernelFacts): PageTableQuery | undefined {
+  if (facts.pageTablePhys === undefined) return undefined;
+  return {
+    phys: facts.pageTablePhys,
+    levels: facts.pagingLevels ?? 4,
+    ...(facts.textVirt !== undefined && facts.textPhys !== undefined ? { probe: { name: '_stext', virt: facts.textVirt, phys: facts.textPhys } } : {}),
+  };
 }

@@ -1,7 +1,7 @@
 import { InputError } from '../errors';
-import { kernelFacts } from '../kernel/vmcoreinfo';
+import { checkPageTable, PageTableQuery } from '../kernel/page-table';
+import { kernelFacts, pageTableQuery } from '../kernel/vmcoreinfo';
 import { chooseMap, ContentEvidence, MapCandidate, MapChoice, mergeIdentical, placesBytes, RankedCandidate, SizeFit, sizeFit } from '../maps/candidates';
-import { checkTopLevelPageTable } from '../maps/page-table';
 import { ByteSource, readAt } from '../io/byte-source';
 import { PAGE, RamRange, rangeEnd, rangeHolding } from '../types';
 import { ChosenMap, readMapFile } from './map-file';
@@ -32,11 +32,11 @@ function pageReader(image: ByteSource, ranges: readonly RamRange[], padded: bool
   };
 }
 
-async function contentCheck(image: ByteSource, ranges: readonly RamRange[], fit: SizeFit, pageTables: readonly number[]): Promise<ContentEvidence | undefined> {
+async function contentCheck(image: ByteSource, ranges: readonly RamRange[], fit: SizeFit, pageTables: readonly PageTableQuery[]): Promise<ContentEvidence | undefined> {
   if (pageTables.length === 0 || !placesBytes(fit)) return undefined;
   const read = pageReader(image, ranges, fit === 'padded');
   const checks = [];
-  for (const phys of pageTables) checks.push(await checkTopLevelPageTable(phys, ranges, read));
+  for (const q of pageTables) checks.push(await checkPageTable(q, ranges, read));
   return checks.find((c) => c.ok) ?? checks[0];
 }
 
@@ -51,7 +51,8 @@ export interface MapSearch {
 export async function buildMapReport(image: ByteSource, search: MapSearch): Promise<MapReport> {
   const scan = await scanImage(image);
   const kernels = scan.notes.map((n) => ({ offset: n.offset, ...kernelFacts(n.fields) }));
-  const pageTables = [...new Set(kernels.flatMap((k) => (k.pageTablePhys === undefined ? [] : [k.pageTablePhys])))];
+  const queries = kernels.flatMap((k) => pageTableQuery(k) ?? []);
+  const pageTables = queries.filter((q, i) => queries.findIndex((o) => o.phys === q.phys && o.levels === q.levels && o.probe?.virt === q.probe?.virt) === i);
   const candidates = mergeIdentical([...(search.files ?? []), ...(search.scan ? scan.candidates : [])]);
   const ranked: RankedCandidate[] = [];
   for (const candidate of candidates) {

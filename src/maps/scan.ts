@@ -13,8 +13,9 @@ import { DmesgMap, replayE820 } from './dmesg';
  *   it all, padded to LOG_ALIGN (4 on x86, 8 elsewhere). The next record
  *   follows at +len; len 0 marks the wrap to the buffer start.
  * - `printk_ringbuffer` (>= 5.10): data-ring blocks `unsigned long id` + text
- *   (no newline), padded to 8 bytes; consecutive records have consecutive
- *   ids (62-bit, the top two bits are descriptor flags).
+ *   (no newline) + what printk left of the reserved space (see blockText),
+ *   padded to 8 bytes; consecutive records have consecutive ids (62-bit, the
+ *   top two bits are descriptor flags).
  */
 
 export type LogForm = 'text' | 'printk_log' | 'printk_ringbuffer';
@@ -80,6 +81,22 @@ function tryPrintkLog(buf: Buffer, msg: number, lineEnd: number, end: number): L
 
 const ID_MASK = (1n << 62n) - 1n;
 
+/**
+ * A data block's text: printable bytes up to the first control byte. The block
+ * is reserved for the message as printk formatted it (2-byte level prefix,
+ * text, newline); printk then moves the text over the prefix, so the block's
+ * tail still holds the last 3 bytes: "\x01c\n" for a line completed by
+ * pr_cont, else the text's last 2 bytes again and the newline (the record's
+ * length is only in the descriptor ring). Seen on Debian's 6.1 kernel.
+ */
+function blockText(buf: Buffer, text: number, limit: number): number {
+  let stop = text;
+  while (stop < limit && isText(buf[stop])) stop++;
+  const n = stop - text;
+  if (buf[stop] === 0x0a && n >= 4 && buf[stop - 1] === buf[stop - 3] && buf[stop - 2] === buf[stop - 4]) stop -= 2;
+  return stop;
+}
+
 /** >= 5.10 data ring: `id` before the message; each next block starts with id + 1 at an 8-byte step. */
 function tryRingbuffer(buf: Buffer, msg: number, end: number): LogExtract | null {
   const blockAt = msg - 8;
@@ -97,15 +114,12 @@ function tryRingbuffer(buf: Buffer, msg: number, end: number): LogExtract | null
         break;
       }
     }
-    let textEnd = nextAt >= 0 ? nextAt : Math.min(buf.length, text + MAX_LINE);
-    while (textEnd > text && buf[textEnd - 1] === 0) textEnd--;
-    let stop = text;
-    while (stop < textEnd && isText(buf[stop])) stop++;
-    // The first block must be exactly the header message; later ones must be clean text.
-    if (lines.length === 0 && (nextAt < 0 || stop !== textEnd)) return null;
+    const stop = blockText(buf, text, nextAt >= 0 ? nextAt : Math.min(buf.length, text + MAX_LINE));
+    // The first block must be exactly the header message, followed by the next record.
+    if (lines.length === 0 && (nextAt < 0 || stop !== msg + LOG_NEEDLE.length)) return null;
     if (stop === text) break;
     lines.push(buf.toString('latin1', text, stop));
-    if (nextAt < 0 || stop !== textEnd) break;
+    if (nextAt < 0) break;
     at = nextAt;
     id = next;
   }

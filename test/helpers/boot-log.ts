@@ -146,15 +146,20 @@ export function printkLogRecords(messages: string[], opts: { align?: number; cal
 }
 
 /**
- * >= 5.10 printk_ringbuffer data ring: per record an `unsigned long id` (LE)
- * and the text, padded to 8 bytes. Ids start at the first-record id of a
- * fresh ring (DESC0_ID + 1 for 2^15 descriptors: 0x3fffffffffff8000) and count
- * up by one per record, wrapping within 62 bits.
+ * >= 5.10 printk_ringbuffer data ring: per record an `unsigned long id` (LE),
+ * the text, and the tail printk leaves in the space it reserved (prefix, text,
+ * newline) after moving the text over the 2-byte level prefix: "\x01c\n" for
+ * e820 lines (completed by pr_cont), else the text's last 2 bytes and "\n";
+ * padded to 8 bytes. As Debian's 6.1 kernel leaves them. Ids start at the
+ * first-record id of a fresh ring: DESC0_ID + 1, where DESC0_ID is computed
+ * in 32-bit unsigned arithmetic (-(2^bits + 1)), so 0xfffff000 for the default
+ * 4096 descriptors (CONFIG_LOG_BUF_SHIFT=17); they count up by one per record.
  */
-export function ringbufferBlocks(messages: string[], firstId = 0x3fffffffffff8000n): Buffer {
+export function ringbufferBlocks(messages: string[], firstId = 0xfffff000n): Buffer {
   const parts: Buffer[] = [];
   messages.forEach((m, i) => {
-    const text = Buffer.from(m, 'latin1');
+    const tail = /^(BIOS-)?e820/.test(m) ? '\x01c\n' : `${m.slice(-2)}\n`;
+    const text = Buffer.from(m + tail, 'latin1');
     const blk = Buffer.alloc(8 + Math.ceil(text.length / 8) * 8);
     blk.writeBigUInt64LE((firstId + BigInt(i)) & ((1n << 62n) - 1n), 0);
     text.copy(blk, 8);

@@ -5,7 +5,8 @@
  * 12, `KEY=VALUE\n` text), the text-only vmcoreinfo_data page next to it,
  * `init_uts_ns` (struct new_utsname: six 65-byte fields), and a 4-level page
  * table at swapper_pg_dir mapping the kernel image with 2 MiB pages and the
- * direct map (page_offset_base) with 1 GiB pages. Address arithmetic follows
+ * direct map (page_offset_base) with 1 GiB pages, its vmalloc-area entries
+ * pointing at preallocated all-zero tables as on real kernels. Address arithmetic follows
  * arch/x86: virt = phys - phys_base + __START_KERNEL_map. Independent of src/.
  */
 import * as fs from 'node:fs';
@@ -16,6 +17,9 @@ export const START_KERNEL_MAP = 0xffffffff80000000n;
 /** Non-KASLR page_offset_base (direct map of all physical memory). */
 export const PAGE_OFFSET = 0xffff888000000000n;
 const PAGE = 0x1000;
+/** Non-KASLR vmalloc_base; the area is 32 TiB: 64 PGD entries under 4-level paging. */
+const VMALLOC_START = 0xffffc90000000000n;
+const VMALLOC_PGD_ENTRIES = 64;
 const PTE_TABLE = 0x63n; // present, writable, accessed, dirty
 const PTE_LARGE = 0x1e3n; // + PSE (huge page) + global
 
@@ -119,9 +123,18 @@ export function kernelMachine(opts: KernelOptions = {}): KernelMachine {
     patches.push({ phys, data: page });
   };
   const idx = (v: bigint, shift: bigint) => Number((v >> shift) & 511n);
+  // As on a real x86-64 kernel since 5.x (preallocate_vmalloc_pages): the vmalloc area's 64 PGD
+  // entries point at PUD tables allocated at boot, all zeros until something is vmapped there.
+  const vmalloc: [number, bigint][] = [];
+  for (let k = 0; k < VMALLOC_PGD_ENTRIES; k++) {
+    const pud = pgdPhys + (4 + k) * PAGE;
+    table(pud, []);
+    vmalloc.push([idx(VMALLOC_START, 39n) + k, BigInt(pud) | PTE_TABLE]);
+  }
   table(pgdPhys, [
     [idx(textVirt, 39n), BigInt(pudKernelPhys) | PTE_TABLE],
     [idx(PAGE_OFFSET, 39n), BigInt(pudDirectPhys) | PTE_TABLE],
+    ...vmalloc,
   ]);
   table(pudKernelPhys, [[idx(textVirt, 30n), BigInt(pmdKernelPhys) | PTE_TABLE]]);
   const pmd: [number, bigint][] = [];

@@ -1,0 +1,54 @@
+/**
+ * The guest memory layouts the real-kernel tests boot. Each is one boot that
+ * does every acquisition. RAM stays small: TCG is slow and every dump is RAM-sized.
+ */
+export interface Layout {
+  name: string;
+  /** What it exercises, for the test names. */
+  about: string;
+  /** QEMU -m. */
+  memory: string;
+  /** QEMU -M. */
+  machine: string;
+  /** Kernel command line additions. */
+  append: string[];
+  /** QEMU -cpu under TCG: 4-level paging unless the layout asks for la57. */
+  cpu?: string;
+}
+
+/** TCG's "max" CPU has LA57, so Debian's kernel would run 5-level paging: most machines run 4. */
+export const CPU_4_LEVEL = 'max,la57=off';
+
+export const LAYOUTS: readonly Layout[] = [
+  { name: 'plain', about: '256 MiB below 4 GiB (firmware map as is)', memory: '256M', machine: 'pc', append: [] },
+  {
+    name: 'high',
+    about: 'RAM above 4 GiB (max-ram-below-4g=128M)',
+    memory: '256M',
+    machine: 'pc,max-ram-below-4g=128M',
+    append: [],
+  },
+  {
+    name: 'edits',
+    about: 'kernel e820 edits (memmap=16M$80M, mem=224M)',
+    memory: '256M',
+    machine: 'pc',
+    append: ['memmap=16M$0x5000000', 'mem=224M'],
+  },
+  {
+    // LiME 1.9.1 oopses on a range starting mid-page above 1 MiB: the unaligned start stays below.
+    name: 'unaligned',
+    about: 'System RAM edges not page-aligned (memmap=0x800$…)',
+    memory: '256M',
+    machine: 'pc',
+    append: ['memmap=0x800$0x10000', 'memmap=0x800$0x7fff800'],
+  },
+];
+
+export function layoutsFromEnv(): Layout[] {
+  const wanted = process.env.MEMVIEW_KERNEL_LAYOUTS?.split(',').filter(Boolean);
+  if (!wanted) return [...LAYOUTS];
+  const unknown = wanted.filter((w) => !LAYOUTS.some((l) => l.name === w));
+  if (unknown.length) throw new Error(`MEMVIEW_KERNEL_LAYOUTS: unknown layout(s) ${unknown.join(', ')}; known: ${LAYOUTS.map((l) => l.name).join(', ')}`);
+  return LAYOUTS.filter((l) => wanted.includes(l.name));
+}
