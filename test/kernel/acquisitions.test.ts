@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memview } from '../helpers/cli';
-import { layoutsFromEnv } from './layouts';
+import { layoutsFromEnv, LIME_NAMES } from './layouts';
 import { Boot, boots, fmt, iomemEntries, inflateLime, limeRecords, readCore, readPhysical, Span, systemRam } from './truth';
 
 interface InfoJson {
@@ -97,7 +97,7 @@ for (const boot of boots(layoutsFromEnv())) {
       expect(fmt(spansOf(await info('--map', boot.file('iomem.txt'), boot.file('raw.raw'))))).toEqual(fmt(ram));
     });
 
-    it('LiME format=padded: it ends at the last System RAM byte; memview --map iomem serves those ranges', async () => {
+    it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('padded'))('LiME format=padded: it ends at the last System RAM byte; memview --map iomem serves those ranges', async () => {
       expect(fs.statSync(boot.file('padded.raw')).size).toBe(ram[ram.length - 1].end + 1);
       const padded = await info('--map', boot.file('iomem.txt'), boot.file('padded.raw'));
       expect(fmt(spansOf(padded))).toEqual(fmt(ram));
@@ -115,6 +115,41 @@ for (const boot of boots(layoutsFromEnv())) {
       fs.rmSync(out);
       expect(got).toBe(want.digest('hex'));
     });
+
+    it("LiME's kernel code pages equal QEMU's dump: 100% (format=lime, read through memview)", async () => {
+      const core = readCore(qemuElf);
+      const out = boot.file('checks-lime-raw.bin');
+      const r = await memview('export', '--view', 'raw', '-o', out, '--force', boot.file('lime.lime'));
+      expect(r.code, r.stderr).toBe(0);
+      try {
+        const same = samePages(kernelCode, (p, n) => readAt(out, rawOffset(ram, p), n), (p, n) => readPhysical(qemuElf, core, p, n));
+        expect(same, `first differing page ${same.first}`).toMatchObject({ same: same.pages });
+      } finally {
+        fs.rmSync(out, { force: true });
+      }
+    });
+
+    // LiME 1.9.1 copies a range that starts mid-page from the page's start (so memview has --repair-lime-shift).
+    const midPage = () => ram.filter((r) => r.start % 4096 !== 0);
+    it.skipIf(!boot.layout.append.some((a) => a.startsWith('memmap=0x800$')))(
+      'a System RAM range starting mid-page: LiME holds it from the page start; --repair-lime-shift serves it in place',
+      async () => {
+        const core = readCore(qemuElf);
+        expect(midPage().length).toBeGreaterThan(0);
+        for (const [flags, from] of [[[], 'page start'], [['--repair-lime-shift'], 'range start']] as const) {
+          const out = boot.file('checks-lime-shift.bin');
+          const r = await memview('export', '--view', 'raw', '-o', out, '--force', ...flags, boot.file('lime.lime'));
+          expect(r.code, r.stderr).toBe(0);
+          for (const range of midPage()) {
+            const n = 4096 - (range.start % 4096);
+            const served = readAt(out, rawOffset(ram, range.start), n);
+            const truth = readPhysical(qemuElf, core, from === 'page start' ? range.start - (range.start % 4096) : range.start, n);
+            expect(served.equals(truth), `${flags.join(' ') || 'no flag'}: 0x${range.start.toString(16)} holds the bytes of the ${from}`).toBe(true);
+          }
+          fs.rmSync(out, { force: true });
+        }
+      },
+    );
 
     describe('memview inside the guest on live /proc/kcore (FUSE mount in the guest)', () => {
       it("its ranges are the guest's System RAM exactly", () => {

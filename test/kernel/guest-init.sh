@@ -27,10 +27,13 @@ step() {
 }
 
 # LiME's module init does the whole acquisition: it listens, the host connects, EOF ends it.
-for spec in "lime format=lime" "raw format=raw" "padded format=padded" "lime-z format=lime compress=1"; do
-  set -- $spec
-  name=$1
-  shift
+for name in $(arg lime | tr ',' ' '); do
+  case $name in
+    lime) set -- format=lime ;;
+    raw) set -- format=raw ;;
+    padded) set -- format=padded ;;
+    lime-z) set -- format=lime compress=1 ;;
+  esac
   echo "@@ lime $name"
   if insmod /lime.ko path=tcp:4444 "$@"; then echo "@@ lime-done $name"; else echo "@@ fail lime $name"; fi
   rmmod lime

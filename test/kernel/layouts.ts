@@ -14,7 +14,12 @@ export interface Layout {
   append: string[];
   /** QEMU -cpu under TCG: 4-level paging unless the layout asks for la57. */
   cpu?: string;
+  /** LiME acquisitions (default all): padded above 4 GiB streams GiBs of zeros. */
+  lime?: LimeName[];
 }
+
+export const LIME_NAMES = ['lime', 'raw', 'padded', 'lime-z'] as const;
+export type LimeName = (typeof LIME_NAMES)[number];
 
 /** TCG's "max" CPU has LA57, so Debian's kernel would run 5-level paging: most machines run 4. */
 export const CPU_4_LEVEL = 'max,la57=off';
@@ -27,6 +32,8 @@ export const LAYOUTS: readonly Layout[] = [
     memory: '256M',
     machine: 'pc,max-ram-below-4g=128M',
     append: [],
+    // padded would stream the 3.9 GiB below 4 GiB that is not RAM as zeros: the other formats suffice here.
+    lime: ['lime', 'raw', 'lime-z'],
   },
   {
     name: 'edits',

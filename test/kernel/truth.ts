@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import { readElf, readNotes } from '../helpers/elf-reader';
 import { GuestResult } from './guest';
 import { Layout } from './layouts';
-import { runDir, SUMMARY } from './paths';
+import { runDir } from './paths';
 
 /** An inclusive physical range, as /proc/iomem prints it. */
 export interface Span {
@@ -44,16 +44,14 @@ export interface Boot {
   text: (name: string) => string;
 }
 
+/** The layouts of this run, each with what its boot left (result.json, written by guest.ts). */
 export function boots(layouts: readonly Layout[]): Boot[] {
-  const summary = JSON.parse(fs.readFileSync(SUMMARY, 'utf8')) as { results: GuestResult[] };
-  return layouts
-    .map((layout) => ({ layout, result: summary.results.find((r) => r.layout === layout.name) }))
-    .filter((b): b is { layout: Layout; result: GuestResult } => !!b.result)
-    .map(({ layout, result }) => {
-      const dir = runDir(layout.name);
-      const file = (name: string) => path.join(dir, name);
-      return { layout, dir, result, file, text: (name: string) => fs.readFileSync(file(name), 'utf8') };
-    });
+  return layouts.map((layout) => {
+    const dir = runDir(layout.name);
+    const file = (name: string) => path.join(dir, name);
+    const result = JSON.parse(fs.readFileSync(file('result.json'), 'utf8')) as GuestResult;
+    return { layout, dir, result, file, text: (name: string) => fs.readFileSync(file(name), 'utf8') };
+  });
 }
 
 export interface ElfLoad {
