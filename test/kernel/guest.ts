@@ -103,7 +103,7 @@ export async function bootLayout(layout: Layout, buildDir: string, runDir: strin
     '-kernel', path.join(buildDir, 'vmlinuz'),
     '-initrd', path.join(buildDir, 'initramfs.cpio.gz'),
     // no_timer_check: on a loaded host TCG is too slow for the IO-APIC timer check (it panics).
-    '-append', ['console=ttyS0', 'loglevel=4', 'panic=-1', 'no_timer_check', `memview.node=${process.execPath}`, `memview.project=${project}`, `memview.lime=${limes.join(',')}`, ...layout.append].join(' '),
+    '-append', ['console=ttyS0', 'loglevel=4', 'panic=-1', 'no_timer_check', ...(layout.noKcore ? [] : [`memview.node=${process.execPath}`, `memview.project=${project}`]), `memview.lime=${limes.join(',')}`, ...layout.append].join(' '),
     // QEMU's dumps carry the kernel's VMCOREINFO note (the guest loads qemu_fw_cfg).
     '-device', 'vmcoreinfo',
     // The host's root, read-only: node, the built project and their libraries for memview in the guest.
@@ -179,7 +179,7 @@ export async function bootLayout(layout: Layout, buildDir: string, runDir: strin
   qmp?.close();
   await new Promise<void>((r) => consoleLog.end(() => r()));
   if (code !== 0) failures.push(`QEMU exited with ${code}`);
-  for (const f of [...limes.map((l) => LIME_FILES[l]), 'iomem.txt', 'dmesg.txt', 'qemu.elf', 'qemu.kdump', 'kcore-raw.bin', 'kcore-info.json']) {
+  for (const f of [...limes.map((l) => LIME_FILES[l]), 'iomem.txt', 'dmesg.txt', 'qemu.elf', 'qemu.kdump', ...(layout.noKcore ? [] : ['kcore-raw.bin', 'kcore-info.json'])]) {
     if (!fs.existsSync(path.join(runDir, f))) failures.push(`no ${f}`);
   }
   seconds.total = (Date.now() - started) / 1000;
