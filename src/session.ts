@@ -1,5 +1,5 @@
 import { harvestKernel, KernelHarvest, ScanMode } from './kernel/harvest';
-import { openSource, OpenOptions } from './sources/open';
+import { openSource, OpenOptions, REMOTE_SCAN_MB } from './sources/open';
 import { Source } from './sources/source';
 import { buildViews, View } from './views/index';
 
@@ -14,6 +14,24 @@ import { buildViews, View } from './views/index';
 export interface SessionOptions extends OpenOptions {
   /** How to look for the kernel's VMCOREINFO note (default `first`). */
   vmcoreinfo?: ScanMode;
+  /** Called when the session is open, or failed to open (the CLI ends its progress line). */
+  onOpened?: () => void;
+}
+
+const MiB = 1024 * 1024;
+
+/** The VMCOREINFO search; over a remote source within its scan budget (the harvest reports where it stopped). */
+async function harvest(source: Source, options: SessionOptions): Promise<KernelHarvest> {
+  const mode = options.vmcoreinfo ?? 'first';
+  const remote = source.remote;
+  if (!remote || mode === 'off') return harvestKernel(source, mode);
+  const budget = options.remoteScanBytes ?? REMOTE_SCAN_MB * MiB;
+  remote.startBudget(budget, `VMCOREINFO search (--remote-scan-mb ${Math.round(budget / MiB)})`);
+  try {
+    return await harvestKernel(source, mode);
+  } finally {
+    remote.scans.push({ what: 'VMCOREINFO search', budget, fetched: remote.endBudget() });
+  }
 }
 
 export interface Session {
@@ -24,13 +42,21 @@ export interface Session {
 }
 
 export async function openSession(path: string, options: SessionOptions = {}): Promise<Session> {
-  const source = await openSource(path, options);
+  let source: Source;
   try {
-    const kernel = await harvestKernel(source, options.vmcoreinfo ?? 'first');
+    source = await openSource(path, options);
+  } catch (e) {
+    options.onOpened?.();
+    throw e;
+  }
+  try {
+    const kernel = await harvest(source, options);
     const views = buildViews(source, kernel);
     return { source, kernel, views, close: () => source.close() };
   } catch (e) {
     source.close();
     throw e;
+  } finally {
+    options.onOpened?.();
   }
 }

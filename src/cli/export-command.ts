@@ -1,5 +1,7 @@
 import { AUTO_MAP } from '../mapfind/map-auto';
+import { redactUrl } from '../io/remote-url';
 import { openSession } from '../session';
+import { remoteProgress } from './remote-progress';
 import { requireView } from '../views/index';
 import { exportFile, progressBar } from './export';
 import { SourceFlags, sessionOptions } from './options';
@@ -16,10 +18,17 @@ export async function exportCommand(src: string, flags: ExportFlags): Promise<vo
   try {
     const { source, views } = session;
     if (source.mapChosenAutomatically) process.stderr.write(`memview: map ${source.mapOrigin}\n`);
-    const view = requireView(views, flags.view, src);
-    const inputs = [{ path: src, role: 'the source image' }];
-    if (flags.map && flags.map !== AUTO_MAP) inputs.push({ path: flags.map, role: 'the map file given with --map' });
-    await exportFile({ file: view.file, output: flags.output, inputs, force: !!flags.force, progress: progressBar(process.stderr) });
+    const view = requireView(views, flags.view, source.path);
+    const inputs = [{ path: source.path, role: 'the source image' }];
+    if (flags.map && flags.map !== AUTO_MAP) inputs.push({ path: redactUrl(flags.map), role: 'the map file given with --map' });
+    // A remote source: the bytes fetched and the rate, instead of the percentage bar.
+    const remote = source.remote;
+    const endProgress = remote ? remoteProgress(process.stderr, remote.label, remote.stats, `export ${view.name}`) : () => {};
+    try {
+      await exportFile({ file: view.file, output: flags.output, inputs, force: !!flags.force, progress: remote ? () => {} : progressBar(process.stderr) });
+    } finally {
+      endProgress();
+    }
   } finally {
     session.close();
   }

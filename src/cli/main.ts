@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../errors';
 import { BACKENDS } from '../fuse/mount';
 import { SourceIOError } from '../io/byte-source';
+import { isRemote, redactArgs } from '../io/remote-url';
 import { ExportError } from './export';
 import { exportCommand } from './export-command';
 import { infoCommand } from './info-command';
@@ -73,6 +74,8 @@ export function buildProgram(): Command {
 /** Runs the CLI: exit 0 on success, 2 on bad input, 1 on anything else; errors are one line. */
 export async function main(argv: string[]): Promise<void> {
   watchClosedOutput();
+  // A presigned or SAS URL on the command line is a credential: ps and /proc/PID/cmdline show this title instead.
+  if (argv.some(isRemote)) process.title = redactArgs(argv.slice(1).join(' '), argv);
   const program = buildProgram();
   const debug = argv.includes('--debug');
   try {

@@ -1,6 +1,7 @@
 import { shellQuote } from '../errors';
 import { mountFiles, parseBackend } from '../fuse/mount';
 import { checkFuseDevice, checkMountpoint, fileId, memviewFsname, mountedPaths } from '../fuse/mountpoint';
+import { isRemote } from '../io/remote-url';
 import { openSession } from '../session';
 import { keepServingWhenOutputCloses } from './closed-output';
 import { SourceFlags, sessionOptions } from './options';
@@ -83,10 +84,10 @@ export async function mountCommand(src: string, dir: string, flags: MountFlags):
     allowOther: flags.allowOther,
     debug: flags.debug,
     mtime: session.source.mtime,
-    fsname: memviewFsname(fileId(src)),
+    fsname: memviewFsname(isRemote(src) ? undefined : fileId(src)),
     onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${err.message}\n`),
   });
-  printMounted(session, src, mountpoint, `memview umount ${shellQuote(dir)}`, mounted.backend);
+  printMounted(session, session.source.path, mountpoint, `memview umount ${shellQuote(dir)}`, mounted.backend);
   const code = await untilUnmounted(mountpoint, () => mounted.unmount(), signals);
   session.close();
   // The FUSE thread's handles keep the event loop alive: leave explicitly.

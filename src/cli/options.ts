@@ -3,6 +3,9 @@ import { InputError } from '../errors';
 import { SCAN_MODES, ScanMode } from '../kernel/harvest';
 import { SessionOptions } from '../session';
 import { FORMATS, parseFormat } from '../sources/detect';
+import { REMOTE_SCAN_MB } from '../sources/open';
+import { RemoteSource } from '../io/remote-source';
+import { remoteProgress } from './remote-progress';
 
 /** The flags every command that opens a source takes, as commander hands them over. */
 export interface SourceFlags {
@@ -13,12 +16,24 @@ export interface SourceFlags {
   verify?: boolean;
   vmcoreinfo?: string;
   holes?: boolean;
+  s3Endpoint?: string;
+  remoteScanMb?: string;
+}
+
+const MiB = 1024 * 1024;
+
+function wholeMiB(flag: string, value: string | undefined): number | undefined {
+  const n = value === undefined ? undefined : Number(value);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0)) throw new InputError(`${flag}: expected a whole number of MiB, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 export function withSourceOptions(cmd: Command): Command {
   return cmd
-    .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog); default for a headerless image: auto (found in the image)')
-    .option('--cache-mb <n>', 'cache budget in MiB for decoded formats (AVML chunks); image files are read in place', '64')
+    .option('--map <file>', 'memory map of the machine: /proc/iomem text or its boot log (dmesg, journalctl -k, syslog), a path or a URL; default for a headerless image: auto (found in the image)')
+    .option('--cache-mb <n>', 'cache budget in MiB for decoded formats (AVML chunks), and for the bytes fetched of a remote source; local image files are read in place', '64')
+    .option('--s3-endpoint <url>', 's3:// sources: an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS)')
+    .option('--remote-scan-mb <n>', `remote sources: the bytes each whole-image scan (VMCOREINFO search, --map auto) may fetch, in MiB (default ${REMOTE_SCAN_MB})`)
     .option('--format <name>', `read the source as this format instead of detecting it: ${FORMATS.join(', ')}`)
     .option('--holes', 'padded without a map: serve sparse-file holes and all-zero runs of 1 MiB or more as holes, the rest as RAM')
     .option('--repair-lime-shift', 'LiME: serve ranges that start mid-page un-shifted (undo the LiME module\'s page-start copy)')
@@ -30,12 +45,21 @@ export function withSourceOptions(cmd: Command): Command {
 export function sessionOptions(flags: SourceFlags): SessionOptions {
   const vmcoreinfo = (flags.vmcoreinfo ?? 'first') as ScanMode;
   if (!SCAN_MODES.includes(vmcoreinfo)) throw new InputError(`--vmcoreinfo: expected one of ${SCAN_MODES.join(', ')}, got ${JSON.stringify(flags.vmcoreinfo)}`);
-  const cacheMb = flags.cacheMb === undefined ? undefined : Number(flags.cacheMb);
-  if (cacheMb !== undefined && !(Number.isInteger(cacheMb) && cacheMb >= 0)) {
-    throw new InputError(`--cache-mb: expected a whole number of MiB, got ${JSON.stringify(flags.cacheMb)}`);
-  }
+  const cacheMb = wholeMiB('--cache-mb', flags.cacheMb);
+  const scanMb = wholeMiB('--remote-scan-mb', flags.remoteScanMb) ?? REMOTE_SCAN_MB;
   const format = flags.format === undefined ? undefined : parseFormat(flags.format);
-  return { map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift, verify: flags.verify, holes: flags.holes, vmcoreinfo };
+  // A remote source shows on a terminal what opening it fetches (the scans), until the session is open.
+  let endProgress = () => {};
+  return {
+    map: flags.map, cacheMb, format, repairLimeShift: flags.repairLimeShift, verify: flags.verify, holes: flags.holes, vmcoreinfo,
+    remote: { s3Endpoint: flags.s3Endpoint, remote: cacheMb === undefined ? {} : { cacheBytes: cacheMb * MiB } },
+    remoteScanBytes: scanMb * MiB,
+    notify: (line) => process.stderr.write(`memview: ${line}\n`),
+    onRemoteOpen: (r: RemoteSource) => {
+      endProgress = remoteProgress(process.stderr, r.label, r.stats, 'opening');
+    },
+    onOpened: () => endProgress(),
+  };
 }
 
 /** commander helper for repeatable options. */

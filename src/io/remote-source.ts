@@ -103,6 +103,8 @@ export class RemoteSource implements ByteSource {
   readonly size: number;
   readonly label: string;
   readonly stats: RemoteStats = { bytesFetched: 0, requests: 0, retries: 0 };
+  /** Whole-image scans run over this source: their budgets and what they fetched (for `info`). */
+  readonly scans: { what: string; budget: number; fetched: number }[] = [];
   private readonly options: RemoteOptions;
   private readonly cache: LRUCache<number, Buffer>;
   private readonly pending = new Map<number, Promise<Buffer>>();
@@ -180,13 +182,14 @@ export class RemoteSource implements ByteSource {
     const end = position + n;
     const first = Math.floor(position / PAGE);
     const last = Math.floor((end - 1) / PAGE);
-    if (probe) this.want(first, last, false);
+    const ahead = this.readAhead(position, end);
+    // A probe fetches only its pages, unless it turns out to be a stream (a scan through the probe view).
+    if (probe && ahead === 0) this.want(first, last, false);
     else {
       const pagesPerBlock = this.options.blockSize / PAGE;
       const b0 = Math.floor(first / pagesPerBlock);
       const b1 = Math.floor(last / pagesPerBlock);
       this.want(b0 * pagesPerBlock, (b1 + 1) * pagesPerBlock - 1, false);
-      const ahead = this.readAhead(position, end);
       if (ahead > 0) this.want((b1 + 1) * pagesPerBlock, (b1 + 1 + ahead) * pagesPerBlock - 1, true);
     }
     for (let p = first; p <= last; p++) {

@@ -45,11 +45,19 @@ export interface MapSearch {
   files?: MapCandidate[];
   /** Also look for boot logs inside the image. */
   scan: boolean;
+  /** Search only the first this many bytes (a remote image: the scan's byte budget). */
+  scanLimit?: number;
+}
+
+/** The first `limit` bytes of `image` (the scan of a remote image stays within its budget). */
+function firstBytes(image: ByteSource, limit: number): ByteSource {
+  if (limit >= image.size) return image;
+  return { size: limit, label: image.label, read: (t, o, n, p) => image.read(t, o, Math.max(0, Math.min(n, limit - p)), p), close: () => {} };
 }
 
 /** Gathers, checks and ranks every candidate map for a raw image. */
 export async function buildMapReport(image: ByteSource, search: MapSearch): Promise<MapReport> {
-  const scan = await scanImage(image);
+  const scan = await scanImage(search.scanLimit === undefined ? image : firstBytes(image, search.scanLimit));
   const kernels = scan.notes.map((n) => ({ offset: n.offset, ...kernelFacts(n.fields) }));
   const queries = kernels.flatMap((k) => pageTableQuery(k) ?? []);
   const pageTables = queries.filter((q, i) => queries.findIndex((o) => o.phys === q.phys && o.levels === q.levels && o.probe?.virt === q.probe?.virt) === i);
@@ -74,11 +82,12 @@ export async function buildMapReport(image: ByteSource, search: MapSearch): Prom
  * The map of a raw image given no map (or `--map auto`): the best candidate
  * from the image's own boot log, or an InputError carrying the table.
  */
-export async function autoMap(image: ByteSource): Promise<ChosenMap> {
-  const report = await buildMapReport(image, { scan: true });
+export async function autoMap(image: ByteSource, scanLimit?: number): Promise<ChosenMap> {
+  const report = await buildMapReport(image, { scan: true, scanLimit });
+  const partly = scanLimit !== undefined && scanLimit < image.size ? ` (searched its first ${scanLimit} of ${image.size} bytes: --remote-scan-mb)` : '';
   const { chosen, confidence, reason } = report.choice;
   if (!chosen) {
-    const tried = 'looked for the boot log\'s e820 map (dmesg text, printk records, printk ring buffer) and the VMCOREINFO note in the image';
+    const tried = `looked for the boot log's e820 map (dmesg text, printk records, printk ring buffer) and the VMCOREINFO note in the image${partly}`;
     throw new InputError(
       `${image.label}: a raw image needs a memory map and none was found in it: ${reason} (${tried}); ` +
         'pass --map with the machine\'s /proc/iomem or its boot log (dmesg, journalctl -k)',
@@ -88,7 +97,7 @@ export async function autoMap(image: ByteSource): Promise<ChosenMap> {
   return {
     ranges: chosen.candidate.ranges,
     origin: `auto: ${chosen.candidate.origin}, confidence ${confidence}`,
-    notes: [`map chosen automatically (confidence ${confidence}): ${reason}`],
+    notes: [`map chosen automatically (confidence ${confidence}): ${reason}${partly}`],
     foundInImage: true,
   };
 }
@@ -101,8 +110,8 @@ export const AUTO_MAP = 'auto';
  * as raw (or as padded with `--map auto`), the map found inside the image.
  * Images that carry their own map get none.
  */
-export async function mapForImage(image: ByteSource, map: string | undefined, format: string): Promise<ChosenMap | undefined> {
+export async function mapForImage(image: ByteSource, map: string | undefined, format: string, scanLimit?: number): Promise<ChosenMap | undefined> {
   if (map && map !== AUTO_MAP) return readMapFile(map, image.size);
-  if (format === 'raw' || (format === 'padded' && map === AUTO_MAP)) return autoMap(image);
+  if (format === 'raw' || (format === 'padded' && map === AUTO_MAP)) return autoMap(image, scanLimit);
   return undefined;
 }

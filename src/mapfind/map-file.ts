@@ -28,7 +28,11 @@ export const MAX_MAP_BYTES = 256 * 1024 * 1024;
  * dropped, UTF-16 (PowerShell's `>`) is decoded.
  */
 export function readMapText(path: string): string {
-  const bytes = readMapBytes(path);
+  return decodeMapText(readMapBytes(path));
+}
+
+/** A map file's bytes as text: UTF-16 (with its byte-order mark) decoded, a UTF-8 BOM dropped, else latin1. */
+export function decodeMapText(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
   const utf8Bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
@@ -75,8 +79,13 @@ function readMapBytes(path: string): Buffer {
  * total equals the image size, when there is exactly one.
  */
 export function readMapFile(path: string, imageSize?: number): ChosenMap {
-  const candidates = candidatesFromText(readMapText(path), path);
-  const { map, note } = imageSize === undefined ? { map: candidates[candidates.length - 1], note: undefined } : chooseFromFile(candidates, imageSize, path);
+  return mapFromText(readMapText(path), path, imageSize);
+}
+
+/** The map in a map file's text (read locally or fetched); `name` names it in messages and the origin. */
+export function mapFromText(text: string, name: string, imageSize?: number): ChosenMap {
+  const candidates = candidatesFromText(text, name);
+  const { map, note } = imageSize === undefined ? { map: candidates[candidates.length - 1], note: undefined } : chooseFromFile(candidates, imageSize, name);
   const how = map.kind === 'iomem' ? map.origin : `${map.origin} (boot log e820 map, ${map.details.filter((d) => d.startsWith('replayed')).length} edits replayed)`;
   return { ranges: map.ranges, origin: how, notes: note ? [note] : [] };
 }

@@ -79,43 +79,9 @@ export async function readAvmlIndex(image: ByteSource): Promise<AvmlIndex> {
       continue;
     }
 
-    let chunkAt = body;
-    let done = 0;
-    let sawStreamId = false;
-    while (done < length) {
-      const c = await at(chunkAt, CHUNK_HEADER_SIZE + CHUNK_CRC_SIZE + MAX_VARINT);
-      if (c.length < CHUNK_HEADER_SIZE) {
-        fail(`truncated AVML record at file offset ${hex(pos)}: the Snappy stream ends at the end of the file after ${done} of ${length} bytes`);
-      }
-      const { type, bodyLength } = decodeChunkHeader(c);
-      const next = chunkAt + CHUNK_HEADER_SIZE + bodyLength;
-      if (next > image.size) {
-        fail(`truncated AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} needs ${bodyLength} bytes, the file ends after ${image.size - chunkAt - CHUNK_HEADER_SIZE}`);
-      }
-      if (type === CHUNK_STREAM_ID) {
-        const id = await at(chunkAt + CHUNK_HEADER_SIZE, STREAM_ID.length);
-        if (bodyLength !== STREAM_ID.length || !id.equals(STREAM_ID)) fail(`bad Snappy stream identifier at file offset ${hex(chunkAt)}`);
-        sawStreamId = true;
-      } else if (!sawStreamId) {
-        fail(`AVML record at file offset ${hex(pos)}: expected the Snappy stream identifier at file offset ${hex(chunkAt)}, found chunk type ${hex(type)}`);
-      } else if (type === CHUNK_COMPRESSED || type === CHUNK_UNCOMPRESSED) {
-        if (bodyLength < CHUNK_CRC_SIZE) fail(`Snappy chunk at file offset ${hex(chunkAt)} is ${bodyLength} bytes, too short for its CRC`);
-        const n = type === CHUNK_UNCOMPRESSED ? bodyLength - CHUNK_CRC_SIZE : snappyLength(c.subarray(CHUNK_HEADER_SIZE + CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE + bodyLength));
-        if (n < 0 || n > MAX_CHUNK_DATA) fail(`Snappy chunk at file offset ${hex(chunkAt)} declares a bad uncompressed length`);
-        if (done + n > length) {
-          fail(`AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} holds more than the record's ${length} bytes`);
-        }
-        if (n > 0) index.chunks.addChunk(start + done, chunkAt, bodyLength, n, type === CHUNK_COMPRESSED);
-        done += n;
-        r.wide = bodyLength < SMALL_CHUNK;
-      } else if (type >= FIRST_SKIPPABLE) {
-        index.skippedChunks++; // padding (0xfe) or reserved skippable
-      } else {
-        fail(`unknown unskippable Snappy chunk type ${hex(type)} at file offset ${hex(chunkAt)}`);
-      }
-      chunkAt = next;
-    }
-
+    const stream = await indexRecordStream(r, fail, { fileOffset: pos, start, length }, index.chunks);
+    index.skippedChunks += stream.skipped;
+    const chunkAt = stream.end;
     const t = await at(chunkAt, AVML_TRAILER_SIZE);
     if (t.length < AVML_TRAILER_SIZE) fail(`truncated AVML record at file offset ${hex(pos)}: the file ends before its ${AVML_TRAILER_SIZE}-byte trailer at file offset ${hex(chunkAt)}`);
     const framed = chunkAt - body;
@@ -128,6 +94,60 @@ export async function readAvmlIndex(image: ByteSource): Promise<AvmlIndex> {
     pos = chunkAt + AVML_TRAILER_SIZE;
   }
   return index;
+}
+
+/**
+ * Indexes the Snappy chunks of one record's stream (it starts right after the
+ * record header) into `chunks`; returns where the stream ends (its trailer)
+ * and how many skippable chunks it passed over. `fail` throws.
+ */
+export async function indexRecordStream(
+  r: BlockReader,
+  fail: (what: string) => never,
+  record: AvmlRecord,
+  chunks: AvmlChunkIndex,
+): Promise<{ end: number; skipped: number }> {
+  const { fileOffset: pos, start, length } = record;
+  const size = r.size;
+  const at = (p: number, n: number) => r.peek(p, n) ?? r.load(p, n);
+  let chunkAt = pos + AVML_HEADER_SIZE;
+  let done = 0;
+  let skipped = 0;
+  let sawStreamId = false;
+  while (done < length) {
+    const c = await at(chunkAt, CHUNK_HEADER_SIZE + CHUNK_CRC_SIZE + MAX_VARINT);
+    if (c.length < CHUNK_HEADER_SIZE) {
+      fail(`truncated AVML record at file offset ${hex(pos)}: the Snappy stream ends at the end of the file after ${done} of ${length} bytes`);
+    }
+    const { type, bodyLength } = decodeChunkHeader(c);
+    const next = chunkAt + CHUNK_HEADER_SIZE + bodyLength;
+    if (next > size) {
+      fail(`truncated AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} needs ${bodyLength} bytes, the file ends after ${size - chunkAt - CHUNK_HEADER_SIZE}`);
+    }
+    if (type === CHUNK_STREAM_ID) {
+      const id = await at(chunkAt + CHUNK_HEADER_SIZE, STREAM_ID.length);
+      if (bodyLength !== STREAM_ID.length || !id.equals(STREAM_ID)) fail(`bad Snappy stream identifier at file offset ${hex(chunkAt)}`);
+      sawStreamId = true;
+    } else if (!sawStreamId) {
+      fail(`AVML record at file offset ${hex(pos)}: expected the Snappy stream identifier at file offset ${hex(chunkAt)}, found chunk type ${hex(type)}`);
+    } else if (type === CHUNK_COMPRESSED || type === CHUNK_UNCOMPRESSED) {
+      if (bodyLength < CHUNK_CRC_SIZE) fail(`Snappy chunk at file offset ${hex(chunkAt)} is ${bodyLength} bytes, too short for its CRC`);
+      const n = type === CHUNK_UNCOMPRESSED ? bodyLength - CHUNK_CRC_SIZE : snappyLength(c.subarray(CHUNK_HEADER_SIZE + CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE + bodyLength));
+      if (n < 0 || n > MAX_CHUNK_DATA) fail(`Snappy chunk at file offset ${hex(chunkAt)} declares a bad uncompressed length`);
+      if (done + n > length) {
+        fail(`AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} holds more than the record's ${length} bytes`);
+      }
+      if (n > 0) chunks.addChunk(start + done, chunkAt, bodyLength, n, type === CHUNK_COMPRESSED);
+      done += n;
+      r.wide = bodyLength < SMALL_CHUNK;
+    } else if (type >= FIRST_SKIPPABLE) {
+      skipped++; // padding (0xfe) or reserved skippable
+    } else {
+      fail(`unknown unskippable Snappy chunk type ${hex(type)} at file offset ${hex(chunkAt)}`);
+    }
+    chunkAt = next;
+  }
+  return { end: chunkAt, skipped };
 }
 
 export interface AvmlOptions {

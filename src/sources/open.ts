@@ -1,12 +1,16 @@
-import { InputError } from '../errors';
+import { human, InputError } from '../errors';
 import { ByteSource } from '../io/byte-source';
 import { setChunkCacheBudget } from '../io/chunk-store';
 import { FileSource } from '../io/file-source';
-import { mapForImage } from '../mapfind/map-auto';
-import { readMapFile } from '../mapfind/map-file';
+import { openRemote, readRemoteFile, RemoteFlags } from '../io/remote-open';
+import { RemoteSource } from '../io/remote-source';
+import { isRemote, redactUrl } from '../io/remote-url';
+import { AUTO_MAP, mapForImage } from '../mapfind/map-auto';
+import { decodeMapText, mapFromText, readMapFile } from '../mapfind/map-file';
 import { subtractRanges } from '../maps/ranges';
 import { RamRange, segmentRanges, totalLength } from '../types';
 import { parseAvml } from './avml';
+import { parseAvmlRemote } from './avml-remote';
 import { Detection, detectByMagic, detectHeaderless, Format, LIVE_KCORE, SELF_DESCRIBING } from './detect';
 import { parseElf } from './elf';
 import { openLiveKcore, parseKcore } from './kcore';
@@ -31,13 +35,24 @@ export interface OpenOptions {
   verify?: boolean;
   /** Padded without a map: serve sparse holes and long all-zero page runs as holes. */
   holes?: boolean;
+  /** http(s):// and s3:// sources and maps: endpoint and cache tuning. */
+  remote?: RemoteFlags;
+  /** Byte budget of each whole-image scan of a remote source (map search, VMCOREINFO search). */
+  remoteScanBytes?: number;
+  /** Lines for the user while opening (what a remote scan will cost). */
+  notify?: (line: string) => void;
+  /** Called once a remote source is open, before it is parsed (the CLI's progress line). */
+  onRemoteOpen?: (remote: RemoteSource) => void;
 }
+
+/** Default byte budget of a scan of a remote source (README "Remote sources"). */
+export const REMOTE_SCAN_MB = 512;
 
 const MiB = 1024 * 1024;
 const LIVE_IOMEM = '/proc/iomem';
 
 /** One parser per format. */
-const PARSERS: Record<Format, (image: FileSource, map: MapInput | undefined, options: OpenOptions, detection: Detection) => ParsedImage | Promise<ParsedImage>> = {
+const PARSERS: Record<Format, (image: ByteSource, map: MapInput | undefined, options: OpenOptions, detection: Detection) => ParsedImage | Promise<ParsedImage>> = {
   raw: (image, map) => parseRaw(image, map),
   padded: (image, map, options) => parsePadded(image, map, { holes: options.holes }),
   lime: (image, _map, options) => parseLime(image, { repairShift: options.repairLimeShift }),
@@ -53,21 +68,49 @@ export function loadMap(path: string, imageSize?: number): RamRange[] {
   return readMapFile(path, imageSize).ranges;
 }
 
+/**
+ * The map (--map FILE or URL, or found in the image). Over a remote source a
+ * headerless image is searched only with --map auto, within the scan budget,
+ * and the user is told the cost first: the search reads the image itself.
+ */
+async function chooseMap(image: ByteSource, options: OpenOptions, format: string, remote?: RemoteSource) {
+  const { map } = options;
+  if (map && isRemote(map)) return mapFromText(decodeMapText(await readRemoteFile(map, options.remote)), redactUrl(map), image.size);
+  if (!remote || (map && map !== AUTO_MAP) || (format !== 'raw' && !(format === 'padded' && map === AUTO_MAP))) return mapForImage(image, map, format);
+  const budget = options.remoteScanBytes ?? REMOTE_SCAN_MB * MiB;
+  const cost = `${human(Math.min(budget, image.size))} of its ${human(image.size)} (--remote-scan-mb ${Math.round(budget / MiB)})`;
+  if (map !== AUTO_MAP) {
+    throw new InputError(
+      `${image.label}: a raw image needs a memory map: pass --map with the machine's /proc/iomem or boot log (a file or a URL); ` +
+        `--map auto searches the image for its boot log, reading up to ${cost}`,
+    );
+  }
+  options.notify?.(`--map auto: searching ${image.label} for its boot log, reading up to ${cost}`);
+  remote.startBudget(Number.MAX_SAFE_INTEGER, 'map search');
+  try {
+    return await mapForImage(image, map, format, budget);
+  } finally {
+    remote.scans.push({ what: 'map search (--map auto)', budget, fetched: remote.endBudget() });
+  }
+}
+
 type Parsed = ParsedImage & { format: Format; detectedBy: string; mapChosenAutomatically: boolean };
 
 /** Format detection (once) and dispatch: image bytes + options -> map and segments. */
-async function parseImage(image: FileSource, options: OpenOptions): Promise<Parsed> {
+async function parseImage(image: ByteSource, options: OpenOptions, remote?: RemoteSource): Promise<Parsed> {
   const magic = options.format ? null : await detectByMagic(image);
   const format = options.format ?? magic?.format ?? 'raw';
   // --holes without --map reads a headerless image as padded with no map: nothing to look for.
-  const given = options.holes && options.map === undefined ? undefined : await mapForImage(image, options.map, format);
+  const given = options.holes && options.map === undefined ? undefined : await chooseMap(image, options, format, remote);
   let map: MapInput | undefined = given && { ranges: given.ranges, origin: given.origin };
   let detection: Detection = options.format
     ? { format: options.format, reason: 'forced by --format' }
     : (magic ?? detectHeaderless(image.size, map?.ranges));
   if (detection.format === 'raw' && !map && options.holes) detection = { format: 'padded', reason: 'no header magic and no map; --holes reads it as padded' };
   if (!map && detection.format === 'kcore' && image.label === LIVE_KCORE) map = { ranges: loadMap(LIVE_IOMEM), origin: LIVE_IOMEM };
-  const parsed = await PARSERS[detection.format](image, map, options, detection);
+  const parsed = remote && detection.format === 'avml'
+    ? await parseAvmlRemote(image, remote, { verify: !!options.verify })
+    : await PARSERS[detection.format](image, map, options, detection);
   if (given) parsed.notes.push(...given.notes);
   if (map && SELF_DESCRIBING.includes(detection.format)) {
     const missing = subtractRanges(map.ranges, segmentRanges(parsed.segments));
@@ -112,6 +155,7 @@ export async function openHeaderless(path: string): Promise<FileSource> {
 /** Opens an image read-only, parses it, and returns the source every view is built from. */
 export async function openSource(path: string, options: OpenOptions): Promise<Source> {
   setChunkCacheBudget((options.cacheMb ?? 64) * MiB);
+  if (isRemote(path)) return openRemoteSource(path, options);
   const image = openImage(path);
   try {
     const { bytes, ...parsed } = await parseImage(image, options);
@@ -130,6 +174,37 @@ export async function openSource(path: string, options: OpenOptions): Promise<So
     };
   } catch (e) {
     image.close();
+    throw e;
+  }
+}
+
+/**
+ * An http(s):// or s3:// object: parsers read its headers through the probe
+ * view (small fetches), the bytes are served through whole-block fetches.
+ * Its path is the URL without the query string: nothing downstream holds a secret.
+ */
+async function openRemoteSource(url: string, options: OpenOptions): Promise<Source> {
+  if (options.holes) throw new InputError(`${redactUrl(url)}: --holes reads every page of the image; it is not offered for a remote source`);
+  const remote = await openRemote(url, options.remote);
+  options.onRemoteOpen?.(remote);
+  try {
+    const { bytes, ...parsed } = await parseImage(remote.probing(), options, remote);
+    const served: ByteSource = bytes ?? remote;
+    return {
+      path: remote.label,
+      ...parsed,
+      image: remote,
+      bytes: served,
+      remote,
+      fileSize: remote.size,
+      mtime: remote.pin.lastModified ? new Date(remote.pin.lastModified) : new Date(0),
+      close: () => {
+        if (served !== remote) served.close();
+        remote.close();
+      },
+    };
+  } catch (e) {
+    remote.close();
     throw e;
   }
 }

@@ -1,4 +1,5 @@
 import { ByteSource } from '../io/byte-source';
+import type { RemoteSource } from '../io/remote-source';
 import { RamRange, Segment } from '../types';
 import type { Format } from './detect';
 import type { GivenVmcoreinfo } from './parsed';
@@ -29,6 +30,8 @@ export interface Source {
   notes: string[];
   /** VMCOREINFO the container carries (kdump sub-header); harvestKernel checks it before scanning RAM. */
   vmcoreinfo?: GivenVmcoreinfo;
+  /** An http(s):// or s3:// source: its pin, cache and what it fetched. */
+  remote?: RemoteSource;
   fileSize: number;
   mtime: Date;
   close(): void;

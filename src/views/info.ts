@@ -1,5 +1,6 @@
 import { hex } from '../errors';
 import { KernelHarvest, kernelSummary } from '../kernel/harvest';
+import type { RemoteSource } from '../io/remote-source';
 import { Source } from '../sources/source';
 import { rangeEnd, totalLength } from '../types';
 
@@ -19,6 +20,7 @@ export function describeSource(source: Source, views: readonly SizedView[], kern
       size: source.fileSize,
       mtime: source.mtime.toISOString(),
     },
+    ...(source.remote ? { remote: describeRemote(source.remote) } : {}),
     map: {
       origin: source.mapOrigin,
       ramBytes: totalLength(source.ranges),
@@ -32,4 +34,21 @@ export function describeSource(source: Source, views: readonly SizedView[], kern
 
 export function infoJson(source: Source, views: readonly SizedView[], kernel?: KernelHarvest): string {
   return JSON.stringify(describeSource(source, views, kernel), null, 2) + '\n';
+}
+
+/** A remote source's pin and cache (no byte counts that vary between mounts: info.json stays the same bytes). */
+function describeRemote(r: RemoteSource) {
+  const { etag, lastModified, versionId } = r.pin;
+  const pinnedBy = [versionId && 'version id', etag && 'ETag (If-Match)', !etag && lastModified && 'Last-Modified (If-Unmodified-Since)'].filter(Boolean).join(' + ') || 'nothing: the server gives no ETag or Last-Modified; a change cannot be detected';
+  return {
+    url: r.label,
+    size: r.size,
+    etag,
+    lastModified,
+    versionId,
+    pinnedBy,
+    blockSize: r.blockSize,
+    cacheBytes: r.cacheBytes,
+    scans: r.scans.map((s) => ({ what: s.what, budget: s.budget })),
+  };
 }
