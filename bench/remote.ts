@@ -12,6 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openHttpSource } from '../src/io/http-source';
+import { walkAvmlBackwards } from '../src/sources/avml-backwards';
+import { writeAvml } from '../test/helpers/avml-writer';
+import { memoryBytes } from '../test/helpers/machine';
 import { DEFAULT_REMOTE } from '../src/io/remote-source';
 import { bodyBytes, settled, startNginx } from '../test/helpers/nginx';
 import { BenchContext, BenchRow, GiB, MB, median, MiB } from './common';
@@ -90,10 +93,40 @@ export async function remoteRows(file: string, scratch: string, repeat: number, 
       target: `<= one block (${DEFAULT_REMOTE.blockSize / MiB} MiB)`,
       ok: one <= DEFAULT_REMOTE.blockSize,
     });
+    rows.push(await avmlWalkRow(nginx, path.dirname(file), log));
   } finally {
     await nginx.stop();
   }
   return rows;
+}
+
+/** Mounting an AVML object: the records walked from the end, bytes fetched against the object's size. */
+async function avmlWalkRow(nginx: Awaited<ReturnType<typeof startNginx>>, dir: string, log: (m: string) => void): Promise<BenchRow> {
+  const file = path.join(dir, 'memview-bench-remote.avml');
+  const ram = 512 * MiB;
+  if (!fs.existsSync(file)) {
+    log(`  writing ${file} (512 MiB of RAM, AVML v2)`);
+    await writeAvml(file, [{ start: 0x100000, end: 0x100000 + ram - 1 }], (start, length) => memoryBytes(start, length, 0xb3));
+  }
+  const src = await openHttpSource(`${nginx.base}/${path.basename(file)}?sig=bench`);
+  const mark = nginx.log().length;
+  const t0 = process.hrtime.bigint();
+  const tail = await walkAvmlBackwards(src.probing());
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const fetched = bodyBytes((await settled(() => nginx.log())).slice(mark));
+  src.close();
+  fs.rmSync(file, { force: true });
+  return {
+    group: 'remote',
+    name: `bytes fetched to mount an AVML object over HTTP (${tail.records.length} records walked from the end)`,
+    value: fetched / MiB,
+    unit: 'MiB',
+    baseline: { name: 'the object', value: src.size / MiB },
+    ratio: fetched / src.size,
+    target: '<= a few percent of the object',
+    ok: fetched <= 0.05 * src.size,
+    note: `${tail.reads} reads in ${seconds.toFixed(2)} s over loopback`,
+  };
 }
 
 export async function bench(ctx: BenchContext): Promise<BenchRow[]> {
