@@ -1,10 +1,14 @@
 import * as fs from 'node:fs';
 import Fuse from 'fuse-native';
-import { VirtualFile } from '../engine/virtual-file';
 import { fusermount } from './fusermount';
 import { InputError } from '../errors';
 import { mountTable } from './mountpoint';
 import { loadNativeAddon, mountFilesNative, NATIVE_TUNING } from './native-mount';
+import { Backend, BACKENDS, FuseTuning, Mounted, MountOptions, ServedFile } from './mount-types';
+import type { VirtualFile } from '../engine/virtual-file';
+
+export { BACKENDS };
+export type { Backend, FuseTuning, Mounted, MountOptions, ServedFile };
 
 // fuse-native's own Fuse.unmount runs `exec("fusermount -uz " + JSON.stringify(dir))`
 // through /bin/sh, where $() and backticks inside double quotes still run.
@@ -14,29 +18,6 @@ Fuse.unmount = (mnt: string, cb: (err?: Error | null) => void) => {
   fusermount(mnt, true).then(() => cb(null), cb);
 };
 
-/** A file to serve; `name` may contain `/` for files in subdirectories. */
-export interface ServedFile {
-  name: string;
-  file: VirtualFile;
-}
-
-/**
- * FUSE settings. The defaults are what `npm run bench` measured fastest on
- * fuse-native (libfuse 2.9); README "Performance" has the numbers.
- */
-export interface FuseTuning {
-  /** libfuse max_read; libfuse 2 never negotiates more than 128 KiB per request anyway. */
-  maxRead: number;
-  /** Keep file pages in the kernel page cache across opens: a repeated read never reaches us. */
-  kernelCache: boolean;
-  /** -o direct_io: no page cache at all, every read() is a request to us. */
-  directIo: boolean;
-  /** Readahead of the mount's bdi in KiB (kernel default 128); 0 leaves it. Needs root, else ignored. */
-  readaheadKb: number;
-  /** Native backend: splice replies that lie in one source piece (no copy through memview). */
-  splice?: boolean;
-}
-
 export const DEFAULT_TUNING: FuseTuning = {
   maxRead: 128 * 1024,
   kernelCache: true,
@@ -45,30 +26,6 @@ export const DEFAULT_TUNING: FuseTuning = {
 };
 
 /** Who serves the mount: the native libfuse 3 addon, or fuse-native (libfuse 2, reads on the JS thread). */
-export const BACKENDS = ['auto', 'native', 'fuse-native'] as const;
-export type Backend = (typeof BACKENDS)[number];
-
-export interface MountOptions {
-  /** Default: $MEMVIEW_BACKEND, else auto (native when its addon loads, else fuse-native). */
-  backend?: Backend;
-  /** Overrides of the backend's tuning (DEFAULT_TUNING, NATIVE_TUNING; the bench sweeps them). */
-  tuning?: Partial<FuseTuning>;
-  allowOther?: boolean;
-  debug?: boolean;
-  /** Source mtime, shown on every file. */
-  mtime: Date;
-  /** libfuse fsname, the mount source /proc/mounts shows (default `memview`). */
-  fsname?: string;
-  /** Called with each read error (the mount answers EIO and stays up). */
-  onReadError?: (name: string, err: Error) => void;
-}
-
-export interface Mounted {
-  mountpoint: string;
-  /** Which backend serves, with its settings (or why not the native one): one line for the user. */
-  backend: string;
-  unmount(): Promise<void>;
-}
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ByteSource, readExactly } from '../io/byte-source';
 import type { PieceTable } from '../engine/piece-table';
-import type { FuseTuning, Mounted, MountOptions, ServedFile } from './mount';
+import type { FuseTuning, Mounted, MountOptions, ServedFile } from './mount-types';
 
 /**
  * The native backend (native/memview_fuse.c): libfuse 3 on threads of its
