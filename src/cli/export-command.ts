@@ -19,7 +19,7 @@ export async function exportCommand(src: string, flags: ExportFlags): Promise<vo
     const { source, views } = session;
     if (source.mapChosenAutomatically) process.stderr.write(`memview: map ${source.mapOrigin}\n`);
     const view = requireView(views, flags.view, source.path);
-    const inputs = [{ path: source.path, role: 'the source image' }];
+    const inputs = (source.files ?? [source.path]).map((path) => ({ path, role: 'the source image' }));
     if (flags.map && flags.map !== AUTO_MAP) inputs.push({ path: redactUrl(flags.map), role: 'the map file given with --map' });
     // A remote source: the bytes fetched and the rate, instead of the percentage bar.
     const remote = source.remote;

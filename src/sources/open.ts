@@ -21,6 +21,7 @@ import { parsePadded } from './padded';
 import type { MapInput, ParsedImage } from './parsed';
 import { parseRaw } from './raw';
 import { Source } from './source';
+import { openSplit, parseSplitList, SplitPart } from './split';
 
 export interface OpenOptions {
   /** A memory map file (/proc/iomem text or a boot log with the e820 map), or `auto` (found in the image). */
@@ -61,6 +62,9 @@ const PARSERS: Record<Format, (image: ByteSource, map: MapInput | undefined, opt
   kcore: (image, map, _options, detection) => parseKcore(image, map, detection.core),
   kdump: (image) => parseKdump(image),
   'lime-zlib': (image, _map, options) => parseLimeZlib(image, { repairShift: options.repairLimeShift }),
+  ramdump: () => {
+    throw new InputError('--format ramdump: give the source as FILE@ADDR[,FILE@ADDR...] (a split RAM dump)');
+  },
 };
 
 /** Reads and parses a map file (/proc/iomem or boot log text); errors name the file. */
@@ -112,16 +116,44 @@ async function parseImage(image: ByteSource, options: OpenOptions, remote?: Remo
     ? await parseAvmlRemote(image, remote, { verify: !!options.verify })
     : await PARSERS[detection.format](image, map, options, detection);
   if (given) parsed.notes.push(...given.notes);
-  if (map && SELF_DESCRIBING.includes(detection.format)) {
-    const missing = subtractRanges(map.ranges, segmentRanges(parsed.segments));
-    parsed.notes.push(
-      `RAM ranges from ${map.origin} replace the image's own ${parsed.ranges.length}` +
-        (missing.length ? `; ${totalLength(missing)} bytes of them are not in the image and read as zeros` : ''),
-    );
-    parsed.ranges = map.ranges;
-    parsed.mapOrigin = map.origin;
-  }
+  if (map && SELF_DESCRIBING.includes(detection.format)) replaceRanges(parsed, map);
   return { format: detection.format, detectedBy: detection.reason, mapChosenAutomatically: !!given?.foundInImage, ...parsed };
+}
+
+/** A map given with a source that carries its own ranges replaces them; bytes it names that the image lacks read as zeros. */
+function replaceRanges(parsed: ParsedImage, map: MapInput): void {
+  const missing = subtractRanges(map.ranges, segmentRanges(parsed.segments));
+  parsed.notes.push(
+    `RAM ranges from ${map.origin} replace the image's own ${parsed.ranges.length}` +
+      (missing.length ? `; ${totalLength(missing)} bytes of them are not in the image and read as zeros` : ''),
+  );
+  parsed.ranges = map.ranges;
+  parsed.mapOrigin = map.origin;
+}
+
+/** A split RAM dump (FILE@ADDR list): the files at their addresses; --map replaces their ranges. */
+function openSplitSource(spec: string, parts: SplitPart[], options: OpenOptions): Source {
+  const split = openSplit(parts);
+  try {
+    const parsed: ParsedImage = { ranges: split.ranges, segments: split.segments, mapOrigin: 'the FILE@ADDR list', notes: split.notes };
+    if (options.map && options.map !== AUTO_MAP) replaceRanges(parsed, { ranges: loadMap(options.map), origin: options.map });
+    return {
+      path: spec,
+      format: 'ramdump',
+      detectedBy: 'a FILE@ADDR list (split RAM dump, as crash takes it)',
+      mapChosenAutomatically: false,
+      ...parsed,
+      image: split.image,
+      bytes: split.image,
+      files: split.files,
+      fileSize: split.image.size,
+      mtime: split.mtime,
+      close: () => split.image.close(),
+    };
+  } catch (e) {
+    split.image.close();
+    throw e;
+  }
 }
 
 /** The image file, read-only; an empty one is an error. */
@@ -156,6 +188,8 @@ export async function openHeaderless(path: string): Promise<FileSource> {
 export async function openSource(path: string, options: OpenOptions): Promise<Source> {
   setChunkCacheBudget((options.cacheMb ?? 64) * MiB);
   if (isRemote(path)) return openRemoteSource(path, options);
+  const split = parseSplitList(path);
+  if (split) return openSplitSource(path, split, options);
   const image = openImage(path);
   try {
     const { bytes, ...parsed } = await parseImage(image, options);

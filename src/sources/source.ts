@@ -18,6 +18,8 @@ export interface Source {
   ranges: RamRange[];
   /** Where the bytes of physical memory are in `bytes`. Sorted by phys, disjoint. */
   segments: Segment[];
+  /** The evidence files when there are several (a FILE@ADDR list); otherwise just `path`. */
+  files?: string[];
   /** The image as opened (the evidence). */
   image: ByteSource;
   /** Where `source` pieces read: the image itself, or a decoded stream of it (AVML). */

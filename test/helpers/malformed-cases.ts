@@ -18,7 +18,7 @@ import { elfCoreImage, limeImage, NO_PADDR } from './source-writers';
 export interface MalformedCase {
   /** The README row: what was wrong with the input. */
   input: string;
-  group: 'source' | 'map' | 'LiME' | 'ELF' | 'AVML' | 'kdump' | 'options' | 'mountpoint';
+  group: 'source' | 'map' | 'LiME' | 'ELF' | 'AVML' | 'kdump' | 'split' | 'options' | 'mountpoint';
   /** Writes the inputs into `dir` (empty, private to the case); returns the CLI arguments. */
   make(dir: string): string[] | Promise<string[]>;
   /** What the line after `memview: ` must say. */
@@ -481,6 +481,30 @@ export const CASES: MalformedCase[] = [
     input: 'flattened kdump cut inside a record',
     make: (d) => ['info', put(d, 'cut.flat', flatten(kdump(), { recordBytes: 0x4000 }).subarray(0, 4096 + 2 * (16 + 0x4000) + 100))],
     message: new RegExp(`cut\\.flat: truncated flattened record at file offset ${hex(4096 + 2 * (16 + 0x4000))}: 16384 bytes for diskdump offset 0x8000, the file ends after 84$`),
+  },
+
+  // ---- split RAM dumps (FILE@ADDR,...) ----------------------------------------------
+  {
+    group: 'split',
+    input: 'FILE@ADDR files that overlap',
+    make: (d) => {
+      const a = put(d, 'a.bin', ramBytes(0x1000, 0x2000));
+      const b = put(d, 'b.bin', ramBytes(0x2000, 0x1000));
+      return ['info', `${b}@0x2000,${a}@0x1000`];
+    },
+    message: /b\.bin@0x2000 \(0x2000-0x2fff\) overlaps .*a\.bin@0x1000 \(0x1000-0x2fff\)$/,
+  },
+  {
+    group: 'split',
+    input: 'FILE@ADDR list naming a missing file',
+    make: (d) => ['info', `${put(d, 'a.bin', ramBytes(0x1000, 0x1000))}@0x1000,${path.join(d, 'gone.bin')}@0x9000`],
+    message: /gone\.bin: no such file$/,
+  },
+  {
+    group: 'split',
+    input: 'FILE@ADDR list with an item without @ADDR',
+    make: (d) => ['info', `${put(d, 'a.bin', ramBytes(0x1000, 0x1000))}@0x1000,${path.join(d, 'b.bin')}`],
+    message: /: not a file, and ".*b\.bin" is not FILE@ADDR \(e\.g\. DDRCS0\.BIN@0x80000000\)$/,
   },
 
   // ---- options ----------------------------------------------------------------
