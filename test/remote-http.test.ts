@@ -89,6 +89,12 @@ describe('HttpSource over nginx', () => {
     expect(reqs[0]).toMatchObject({ status: 206, body: 1, range: 'bytes=0-0' });
   });
 
+  it('a version id header (Azure x-ms-version-id) is pinned too', async () => {
+    const src = await open('versioned/host.raw');
+    expect(src.pin.versionId).toBe('2026-12-01T10:00:00.1234567Z');
+    expect(src.pin.etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+  });
+
   it('one 4 KiB read of a fresh source costs one block, sent with If-Match', async () => {
     const src = await open('host.raw');
     const mark = nginx.log().length;

@@ -161,6 +161,24 @@ describe('remote sources through the CLI', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).source.size).toBe(fs.statSync(machine.raw).size);
   });
+  it('the server stopped while mounted: EIO after the last try, the mount stays up and reads again once it is back', async () => {
+    const m = await startMount(url('machine.raw'), path.join(tmp, 'mnt-down'), ['--map', machine.iomem, '--vmcoreinfo', 'off']);
+    mounts.push(m);
+    await nginx.stop();
+    try {
+      const dd = await run('dd', [`if=${path.join(m.dir, 'raw.bin')}`, 'of=/dev/null', 'bs=4096', 'skip=4000', 'count=1']);
+      expect(dd.code).not.toBe(0);
+      expect(dd.stderr).toMatch(/Input\/output error/);
+      expect(m.output()).toMatch(/read error in raw\.bin: http:\/\/127\.0\.0\.1:\d+\/machine\.raw: connection refused \(bytes \d+-\d+, gave up after 5 tries\)/);
+    } finally {
+      await nginx.start();
+    }
+    const copy = path.join(tmp, 'after.bin');
+    expect((await run('dd', [`if=${path.join(m.dir, 'raw.bin')}`, `of=${copy}`, 'bs=4096', 'skip=4000', 'count=1'])).code).toBe(0);
+    expect(fs.readFileSync(copy)).toEqual(fs.readFileSync(machine.raw).subarray(4000 * 4096, 4001 * 4096));
+    expect(m.child.exitCode).toBeNull();
+    noSecret(m.output());
+  });
 });
 
 describe('s3:// through the CLI', () => {

@@ -4,7 +4,8 @@
  * bytes sent, so tests count what a remote read really cost.
  *
  * Locations: `/` serves `root`; `/slow/` the same files at a limited rate;
- * `/busy/` answers 503 to requests beyond 2 per second (a throttling store);
+ * `/busy/` answers 503 to requests beyond 2 per second (a throttling store); `/versioned/` adds
+ * an Azure version id header;
  * `/private/` answers 403 and `/login/` 401 (an expired signature); `/down/` 503 always.
  * `setDown(true)` makes every location answer 503 (a flag file nginx checks per request).
  */
@@ -84,6 +85,7 @@ http {
     location / { ${body} }
     location /slow/ { alias ${root}/; limit_rate 4m; ${body} }
     location /busy/ { alias ${root}/; limit_req zone=busy nodelay; limit_req_status 503; ${body} }
+    location /versioned/ { alias ${root}/; add_header x-ms-version-id "2026-12-01T10:00:00.1234567Z"; ${body} }
     location /private/ { return 403; }
     location /login/ { return 401; }
     location /down/ { return 503; }
