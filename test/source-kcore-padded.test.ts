@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memview, run, tempDir } from './helpers/cli';
 import { expectedPadded, iomemText, ramBytes, Range, rangeLength, writeChunks } from './helpers/machine';
+import { kernelMachine, kernelPhysical, vmcoreinfoNoteBytes } from './helpers/kernel';
 import { saltedRam, writeKcoreFile } from './helpers/source-writers';
 import { expectSameBytes, open } from './support/views';
 
@@ -90,6 +91,27 @@ describe('kcore-layout source (--format kcore --map iomem)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/format\s+kcore \(ELF core with a CORE\/NT_TASKSTRUCT note: the \/proc\/kcore layout\)/);
     expect(r.stdout).toMatch(/map\s+.*iomem, matched to kcore PT_LOADs: 4 RAM ranges/);
+  });
+});
+
+describe("kcore's own VMCOREINFO (PT_NOTE, Linux 4.19+) is used, not a copy found in RAM", () => {
+  // RAM holds no current note, only a stale copy from another boot in the first window a scan reads.
+  const km = kernelMachine({ notePhys: null });
+  const stale = { phys: 0x980000, data: vmcoreinfoNoteBytes('OSRELEASE=5.10.0-old\nPAGESIZE=4096\n') };
+  const file = path.join(tmp, 'kcore-own-note');
+  writeKcoreFile(file, km.ranges, (s, l) => kernelPhysical(km, s, l, [stale]), 0x400000, km.noteText);
+  const iomem = path.join(tmp, 'iomem-own-note');
+  fs.writeFileSync(iomem, iomemText(km.ranges));
+
+  it("chooses the kernel's own note without reading RAM; vmcore is served", async () => {
+    const r = await memview('info', '--json', '--map', iomem, file);
+    expect(r.stderr).toBe('');
+    const info = JSON.parse(r.stdout);
+    expect(info.kernel.chosen.origin).toBe(`${file} PT_NOTE`);
+    expect(info.kernel.chosen.osrelease).toBe('6.1.0-13-amd64');
+    expect(info.kernel.chosen.problems).toEqual([]);
+    expect(info.kernel.scannedBytes).toBe(0);
+    expect(info.views.map((v: { name: string }) => v.name)).toContain('vmcore');
   });
 });
 

@@ -6,7 +6,7 @@ import {
 import { ByteSource, readAt } from '../io/byte-source';
 import { mergeAdjacent } from '../maps/ranges';
 import { Segment, segmentRanges } from '../types';
-import type { ParsedImage } from './parsed';
+import type { GivenVmcoreinfo, ParsedImage } from './parsed';
 
 /** x86-64 __START_KERNEL_map: PT_LOADs mapped here are the kernel image, an alias of RAM. */
 const KERNEL_IMAGE_BASE = 0xffffffff80000000n;
@@ -63,6 +63,17 @@ function checkedNumber(v: bigint, what: string, fail: (msg: string) => never): n
 async function readNotes(image: ByteSource, p: ElfPhdr): Promise<ElfNote[]> {
   if (p.offset >= BigInt(image.size)) return [];
   return decodeNotes(await readAt(image, Number(p.offset), Number(p.filesz < MAX_NOTES ? p.filesz : MAX_NOTES)));
+}
+
+/**
+ * The VMCOREINFO note in the core's own PT_NOTE: /proc/kcore's is the running
+ * kernel's (Linux 4.19+), QEMU's (-device vmcoreinfo) and kdump's the one the
+ * kernel registered. Checked first, before any copy found by scanning RAM
+ * (on a live system a scan can pick a freed copy).
+ */
+export function ownVmcoreinfo(image: ByteSource, core: ElfCore): GivenVmcoreinfo | undefined {
+  const note = core.notes.find((n) => n.name === 'VMCOREINFO' && n.type === 0);
+  return note && { text: note.desc.toString('latin1').replace(/\0+$/, ''), origin: `${image.label} PT_NOTE` };
 }
 
 /** /proc/kcore carries a CORE NT_TASKSTRUCT note (the reader's task), as drgn checks. */
@@ -250,6 +261,7 @@ export async function parseElf(image: ByteSource, known?: ElfCore): Promise<Pars
   return {
     ranges: mergeAdjacent(segmentRanges(segments)),
     segments,
+    vmcoreinfo: ownVmcoreinfo(image, core),
     mapOrigin: `ELF PT_LOAD p_paddr (${coreFlavour(core.notes)})`,
     notes: [...describeNotes(core.notes), ...notes],
   };

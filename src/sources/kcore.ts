@@ -3,7 +3,7 @@ import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { FileSource } from '../io/file-source';
 import { segmentRanges } from '../types';
 import { ByteSource } from '../io/byte-source';
-import { describeNotes, ElfCore, physicalSegments, readElfCore } from './elf';
+import { describeNotes, ElfCore, ownVmcoreinfo, physicalSegments, readElfCore } from './elf';
 import { LIVE_KCORE } from './detect';
 import type { MapInput, ParsedImage } from './parsed';
 
@@ -23,6 +23,7 @@ export async function parseKcore(image: ByteSource, map: MapInput | undefined, k
     return {
       ranges: own,
       segments,
+      vmcoreinfo: ownVmcoreinfo(image, core),
       mapOrigin: `kcore PT_LOAD p_paddr (no iomem map: page-granular RAM runs)`,
       notes: [...describeNotes(core.notes), ...notes],
     };
@@ -32,6 +33,7 @@ export async function parseKcore(image: ByteSource, map: MapInput | undefined, k
   return {
     ranges: map.ranges,
     segments,
+    vmcoreinfo: ownVmcoreinfo(image, core),
     mapOrigin: `${map.origin}, matched to kcore PT_LOADs`,
     notes: [...describeNotes(core.notes), ...notes],
   };

@@ -203,7 +203,14 @@ export interface KcoreFile {
  * (p_paddr -1), and one per page-granular RAM run; p_offset = vaddr -
  * PAGE_OFFSET + data_offset, so the file is several TiB and almost all hole.
  */
-export function writeKcoreFile(file: string, ranges: Range[], memory: MemoryOrSalt = 0, textPhys = 0x1000000): KcoreFile {
+export function writeKcoreFile(
+  file: string,
+  ranges: Range[],
+  memory: MemoryOrSalt = 0,
+  textPhys = 0x1000000,
+  /** The kernel's VMCOREINFO text in PT_NOTE; null: none (kernels before 4.19). */
+  vmcoreinfo: string | null = 'OSRELEASE=6.1.0-test\nPAGESIZE=4096\n',
+): KcoreFile {
   const mem = memoryOf(memory);
   const ramRuns: Range[] = [];
   for (const r of ranges) {
@@ -223,7 +230,7 @@ export function writeKcoreFile(file: string, ranges: Range[], memory: MemoryOrSa
     { name: 'CORE', type: 1, desc: Buffer.alloc(336) },
     { name: 'CORE', type: 3, desc: Buffer.alloc(136) },
     { name: 'CORE', type: 4, desc: Buffer.alloc(9000, 0x11) },
-    { name: 'VMCOREINFO', type: 0, desc: Buffer.from('OSRELEASE=6.1.0-test\nPAGESIZE=4096\n', 'latin1') },
+    ...(vmcoreinfo === null ? [] : [{ name: 'VMCOREINFO', type: 0, desc: Buffer.from(vmcoreinfo, 'latin1') }]),
   ]);
   const phnum = 1 + entries.length;
   const notesAt = 64 + phnum * 56;

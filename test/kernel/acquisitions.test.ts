@@ -91,6 +91,10 @@ for (const boot of boots(layoutsFromEnv())) {
       expect(fmt(limeRecords(inflateLime(boot.file('lime-z.lime'))))).toEqual(fmt(ram));
     });
 
+    it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('lime-z'))("LiME compress=1: memview's ranges are the guest's System RAM exactly", async () => {
+      expect(fmt(spansOf(await info('--vmcoreinfo', 'off', boot.file('lime-z.lime'))))).toEqual(fmt(ram));
+    });
+
     it('LiME format=raw: its size is the System RAM total; memview --map iomem serves those ranges', async () => {
       const total = ram.reduce((n, r) => n + r.end - r.start + 1, 0);
       expect(fs.statSync(boot.file('raw.raw')).size).toBe(total);
@@ -154,6 +158,12 @@ for (const boot of boots(layoutsFromEnv())) {
     describe.skipIf(!!boot.layout.noKcore)('memview inside the guest on live /proc/kcore (FUSE mount in the guest)', () => {
       it("its ranges are the guest's System RAM exactly", () => {
         expect(fmt(spansOf(JSON.parse(boot.text('kcore-info.json'))))).toEqual(fmt(ram));
+      });
+
+      it("it uses the kernel's own VMCOREINFO from kcore's PT_NOTE (no RAM search), consistent with the image", () => {
+        const kernel = JSON.parse(boot.text('kcore-info.json')).kernel;
+        expect(kernel.chosen).toMatchObject({ origin: '/proc/kcore PT_NOTE', osrelease: boot.text('uname-r.txt').trim(), problems: [] });
+        expect(kernel.scannedBytes).toBe(0);
       });
 
       it("kernel code pages equal QEMU's dump: 100%", () => {
