@@ -43,7 +43,7 @@ import {
 } from './common';
 
 /** Bench modules other issues add; each exports bench(ctx). Missing ones are skipped. */
-const EXTRA_BENCHES = ['scan', 'avml', 'remote'];
+const EXTRA_BENCHES = ['scan', 'avml', 'remote', 'compressed'];
 
 const FOUR_GIB = 4 * GiB;
 const RANDOM_READS = 20_000;
