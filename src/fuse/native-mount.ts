@@ -52,16 +52,16 @@ interface NativeConfig {
 }
 
 /**
- * Settings of the native backend, measured by `npm run bench` (README
- * "Performance"): 1008 KiB requests (a 1 MiB one does not fit a default
- * pipe with its header, and libfuse then copies instead of splicing) and a
- * bdi readahead that keeps several of them in flight.
+ * Settings of the native backend, measured (README "Performance", "Settings
+ * that won"): 1008 KiB requests (a 1 MiB reply does not fit a default 1 MiB
+ * pipe with its header, and libfuse then copies instead of splicing), and a
+ * bdi readahead of two such requests (2016 KiB), written after the INIT reply.
  */
 export const NATIVE_TUNING: FuseTuning = {
   maxRead: 1008 * 1024,
   kernelCache: true,
   directIo: false,
-  readaheadKb: 4096,
+  readaheadKb: 2016,
   splice: true,
 };
 
