@@ -30,7 +30,9 @@ async function main(): Promise<void> {
       const r = await run(...cliCommand(BIN, args, c.asNobody));
       const short = (s: string) => s.split(dir + '/').join('').split(dir).join('DIR');
       const line = short(r.stderr.trim()).replace(/\|/g, '\\|');
-      rows.push(`| ${i + 1} | ${c.group}: ${c.input} | \`memview ${short(args.join(' '))}\` | ${r.code} | \`${line}\` |`);
+      // A control character in an argument (a newline in a file name) shown escaped, as memview's messages show it.
+      const command = short(args.join(' ')).replace(/[\x00-\x1f]/g, (ch) => JSON.stringify(ch).slice(1, -1));
+      rows.push(`| ${i + 1} | ${c.group}: ${c.input} | \`memview ${command}\` | ${r.code} | \`${line}\` |`);
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -15,9 +15,28 @@ export function hex(n: number): string {
   return '0x' + n.toString(16);
 }
 
-/** A path as one shell word, for command lines we suggest (quoted only when needed). */
+const CONTROL = /[\x00-\x1f\x7f]/g;
+
+/**
+ * Control characters (a newline or tab in a file name) shown escaped as JSON
+ * writes them (`\n`, `\t`, `\u001b`), so a message stays one line and names
+ * the file meant, not a look-alike.
+ */
+export function escapeControl(s: string): string {
+  return s.replace(CONTROL, (c) => (c === '\x7f' ? '\\u007f' : JSON.stringify(c).slice(1, -1)));
+}
+
+/**
+ * A path as one shell word, for command lines we suggest (quoted only when
+ * needed; with control characters as bash's $'…', so it stays on one line).
+ */
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  if (/[\x00-\x1f\x7f]/.test(s)) {
+    const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+    return `$'${s.replace(/[\\']/g, '\\$&').replace(CONTROL, (c) => named[c] ?? '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'))}'`;
+  }
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A byte count for people: `512 B`, `1.5 GiB`. */

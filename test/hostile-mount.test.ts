@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, memview, run, RunningMount, startMount, tempDir } from './helpers/cli';
+import { BIN, run, RunningMount, startMount, tempDir } from './helpers/cli';
 import { Range, writeMachine } from './helpers/machine';
 
 const RANGES: Range[] = [
@@ -52,9 +52,15 @@ describe('hostile mountpoint names: mount and unmount cleanly, nothing runs', ()
         expect(mountedDirs()).toContain(dir);
         expect((await run('ls', ['--', dir])).stdout).toContain('padded.raw');
         const exited = new Promise<number | null>((resolve) => (m.child.exitCode !== null ? resolve(m.child.exitCode) : m.child.on('exit', resolve)));
+        // The banner names the directory on one line (control characters escaped) ...
+        const banner = m.output().split('\n')[0];
+        expect(banner).toContain(` mounted on ${dir.replace(/[\x00-\x1f]/g, (c) => JSON.stringify(c).slice(1, -1))} (`);
         if (how === 'SIGTERM') m.child.kill('SIGTERM');
         else {
-          const r = await memview('umount', dir);
+          // ... and its unmount command, pasted into bash, unmounts exactly this directory.
+          const hint = / to unmount: Ctrl-C, or memview (umount .*)$/.exec(banner)?.[1];
+          expect(hint, banner).toBeDefined();
+          const r = await run('bash', ['-c', `"$0" "$1" ${hint}`, process.execPath, BIN]);
           expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' });
         }
         expect(await exited).toBe(0);

@@ -5,7 +5,7 @@ import { isRemote } from '../io/remote-url';
 import { openSession } from '../session';
 import { keepServingWhenOutputCloses } from './closed-output';
 import { SourceFlags, sessionOptions } from './options';
-import { printMounted } from './print';
+import { oneLine, printMounted } from './print';
 
 export interface MountFlags extends SourceFlags {
   allowOther?: boolean;
@@ -25,7 +25,7 @@ function untilUnmounted(mountpoint: string, unmount: () => Promise<void>, signal
       unmount().then(
         () => resolve(exitCode),
         (err: Error) => {
-          process.stderr.write(`memview: unmount failed: ${err.message}\n`);
+          process.stderr.write(`memview: unmount failed: ${oneLine(err.message)}\n`);
           resolve(1);
         },
       );
@@ -85,7 +85,7 @@ export async function mountCommand(src: string, dir: string, flags: MountFlags):
     debug: flags.debug,
     mtime: session.source.mtime,
     fsname: memviewFsname(isRemote(src) ? undefined : fileId(src)),
-    onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${err.message}\n`),
+    onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${oneLine(err.message)}\n`),
   });
   printMounted(session, session.source.path, mountpoint, `memview umount ${shellQuote(dir)}`, mounted.backend);
   const code = await untilUnmounted(mountpoint, () => mounted.unmount(), signals);

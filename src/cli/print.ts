@@ -1,4 +1,4 @@
-import { human } from '../errors';
+import { escapeControl, human } from '../errors';
 import { Session } from '../session';
 import { describeSource } from '../views/info';
 
@@ -6,16 +6,16 @@ import { describeSource } from '../views/info';
 
 export const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
-/** A message on one line: the CLI's error lines never wrap. */
+/** A message on one line: the CLI's error lines never wrap; a newline in a file name shows as \n. */
 export function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
+  return escapeControl(s.trim());
 }
 
 /** `memview info` for people: the facts of info.json as a table. */
 export function printInfo(session: Session, out: NodeJS.WritableStream = process.stdout): void {
   const { views } = session;
   const d = describeSource(session.source, views, session.kernel);
-  out.write(`source   ${d.source.path}\n`);
+  out.write(`source   ${escapeControl(d.source.path)}\n`);
   out.write(`format   ${d.source.format} (${d.source.detectedBy})\n`);
   out.write(`size     ${d.source.size} bytes (${human(d.source.size)})\n`);
   out.write(`mtime    ${d.source.mtime}\n`);
@@ -43,7 +43,7 @@ export function printMounted(session: Session, src: string, mountpoint: string, 
   const width = views.reduce((w, v) => Math.max(w, v.name.length), 0);
   // One write: a reader that waits for ' mounted on ' sees the whole listing with it.
   out.write([
-    `memview: ${source.format} image ${src} mounted on ${mountpoint} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,
+    `memview: ${source.format} image ${escapeControl(src)} mounted on ${escapeControl(mountpoint)} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,
     ...views.map((v) => `  ${v.name.padEnd(width)} ${v.file.size}`),
     `  map: ${source.mapOrigin}`,
     ...(source.remote ? [`  remote: ${human(source.remote.stats.bytesFetched)} fetched to mount, of ${human(source.remote.size)}`] : []),

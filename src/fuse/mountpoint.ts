@@ -97,7 +97,10 @@ export function checkMountpoint(dir: string): string {
   if (!stat.isDirectory()) throw new InputError(`${dir}: mountpoint is not a directory`);
   // The mount table lists the real path: through a symlink, `abs` would never be seen as mounted.
   const real = canonicalPath(abs);
-  if (mountedPaths().has(real)) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${shellQuote(dir)}`);
+  const mounted = mountTable().filter((m) => m.mountpoint === real).pop(); // the last one is on top
+  if (mounted?.fstype === MEMVIEW_FSTYPE) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${shellQuote(dir)}`);
+  // `/`, `/proc`, a disk's mount point: never to be unmounted for us (memview umount refuses them anyway).
+  if (mounted) throw new InputError(`${dir}: is the root of a mounted ${mounted.fstype} file system (${mounted.source}); mount on an empty directory of its own, e.g. mkdir -p /tmp/memview-mnt`);
   if (fs.readdirSync(real).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
   return real;
 }

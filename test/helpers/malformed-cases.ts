@@ -141,6 +141,12 @@ export const CASES: MalformedCase[] = [
   },
   {
     group: 'source',
+    input: 'source name with a newline, a tab and an escape character (shown escaped)',
+    make: (d) => ['info', path.join(d, 'evil\nname\t\x1b[31m.raw')],
+    message: /evil\\nname\\t\\u001b\[31m\.raw: no such file$/,
+  },
+  {
+    group: 'source',
     input: 'source name longer than 255 bytes',
     make: (d) => ['info', path.join(d, 'm'.repeat(300) + '.raw')],
     message: /m{300}\.raw: name too long \(ENAMETOOLONG: at most 255 bytes per name, 4095 per path\)$/,
@@ -542,6 +548,8 @@ export const CASES: MalformedCase[] = [
   },
 
   // ---- mountpoint -----------------------------------------------------------------
+  { group: 'mountpoint', input: 'mountpoint is / (was: "unmount it with: memview umount /")', make: (d) => ['mount', put(d, 'x.lime', lime()), '/'], message: /^\/: is the root of a mounted \S+ file system \(.*\); mount on an empty directory of its own/ },
+  { group: 'mountpoint', input: 'mountpoint is /proc', make: (d) => ['mount', put(d, 'x.lime', lime()), '/proc'], message: /^\/proc: is the root of a mounted proc file system \(proc\); mount on an empty directory of its own/ },
   { group: 'mountpoint', input: 'mountpoint does not exist', make: (d) => ['mount', put(d, 'x.lime', lime()), path.join(d, 'nodir')], message: /nodir: mountpoint does not exist; create it with: mkdir -p / },
   { group: 'mountpoint', input: 'mountpoint is a file', make: (d) => ['mount', put(d, 'x.lime', lime()), put(d, 'file', 'x')], message: /file: mountpoint is not a directory$/ },
   {
