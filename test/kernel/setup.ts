@@ -24,7 +24,37 @@ function build(): Promise<string> {
   });
 }
 
-export default async function setup(): Promise<void> {
+/**
+ * One run at a time per cache: two runs would boot into the same run directories (and remove each
+ * other's). The lock holds the owner's pid; a dead owner's lock is taken over.
+ */
+async function lockRuns(): Promise<() => void> {
+  fs.mkdirSync(RUNS, { recursive: true });
+  const lock = path.join(RUNS, '.lock');
+  for (let waited = 0; ; waited++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch {
+      const owner = Number(fs.readFileSync(lock, 'utf8'));
+      let alive = false;
+      try {
+        process.kill(owner, 0);
+        alive = owner > 0;
+      } catch {
+        // no such process
+      }
+      if (!alive) fs.rmSync(lock, { force: true });
+      else {
+        if (waited % 60 === 0) process.stderr.write(`test:kernel: waiting for the run of pid ${owner} (${lock})\n`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+}
+
+export default async function setup(): Promise<() => void> {
+  const unlock = await lockRuns();
   const started = Date.now();
   const buildDir = await build();
   const buildSeconds = (Date.now() - started) / 1000;
@@ -56,4 +86,6 @@ export default async function setup(): Promise<void> {
   const versions = JSON.parse(fs.readFileSync(path.join(buildDir, 'versions.json'), 'utf8'));
   fs.writeFileSync(SUMMARY, JSON.stringify({ buildDir, versions, buildSeconds, bootSeconds: (Date.now() - started) / 1000 - buildSeconds, results }, null, 2) + '\n');
   process.stderr.write(`test:kernel: build ${buildSeconds.toFixed(0)} s, boots ${((Date.now() - started) / 1000 - buildSeconds).toFixed(0)} s\n`);
+  // Held until the checks are done (vitest calls the returned teardown).
+  return unlock;
 }
