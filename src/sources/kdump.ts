@@ -311,7 +311,10 @@ export function kdumpNotes(index: KdumpIndex, flattened?: { records: number; ove
   const codecs = PAGE_COMPRESSION.filter((c) => h.status & c.flag).map((c) => c.name);
   const notes = [
     `kdump-compressed (makedumpfile diskdump) header version ${h.headerVersion}, block size ${index.blockSize}, ` +
-      `${codecs.length ? codecs.join('+') : 'uncompressed'} pages; ${u.sysname} ${u.release} ${u.machine} on ${u.nodename}` +
+      `${codecs.length ? codecs.join('+') : 'uncompressed'} pages` +
+      // QEMU leaves the utsname empty but for the machine: name only what is there.
+      ([u.sysname, u.release, u.machine].some(Boolean) ? `; ${[u.sysname, u.release, u.machine].filter(Boolean).join(' ')}` : '') +
+      (u.nodename ? ` on ${u.nodename}` : '') +
       (h.timestampSec > 0 ? `, dumped ${new Date(h.timestampSec * 1000).toISOString()}` : ''),
   ];
   if (flattened) {
