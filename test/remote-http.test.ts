@@ -20,7 +20,7 @@ const MiB = 1024 * 1024;
 const BLOCK = 8 * MiB;
 const SIZE = 5 * BLOCK + 12345; // not a whole number of blocks or pages
 const SECRET = 'X-Amz-Signature=6b1f0c0ffeeSECRET&sv=2024&sig=SAS%2Btoken';
-const FAST_FAIL = { tries: 3, backoffMs: 20, stallMs: 1500 };
+const FAST_FAIL = { tries: 3, backoffMs: 20, stallMs: 5000 };
 
 /** Deterministic bytes, different in every 4 KiB. */
 function imageBytes(size: number, salt: number): Buffer {

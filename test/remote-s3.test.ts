@@ -20,7 +20,7 @@ import { S3_ACCESS_KEY, S3_SECRET, S3Server, startS3Server } from './helpers/s3-
 const MiB = 1024 * 1024;
 const BLOCK = 8 * MiB;
 const SIZE = 3 * BLOCK + 777;
-const FAST_FAIL = { tries: 3, backoffMs: 20, stallMs: 2000 };
+const FAST_FAIL = { tries: 3, backoffMs: 20, stallMs: 5000 };
 
 function imageBytes(size: number, salt: number): Buffer {
   const out = Buffer.alloc(size);

@@ -210,6 +210,7 @@ function readBody(res: http.IncomingMessage, target: Buffer, onData: () => void)
 
 /** Opens an http(s) URL as a pinned, cached ByteSource. */
 export async function openHttpSource(url: string, options: Partial<RemoteOptions> = {}): Promise<RemoteSource> {
-  const transport = await HttpTransport.open(url, options.stallMs ?? 30_000);
+  // Opening waits at least 10 s: a stall timer tuned short for reads must not fail the open of a busy server.
+  const transport = await HttpTransport.open(url, Math.max(10_000, options.stallMs ?? 30_000));
   return new RemoteSource(transport, options);
 }

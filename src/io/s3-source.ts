@@ -168,6 +168,6 @@ export class S3Transport implements RangeTransport {
 
 /** Opens s3://bucket/key as a pinned, cached ByteSource. */
 export async function openS3Source(url: string, s3: S3Options = {}, options: Partial<RemoteOptions> = {}): Promise<RemoteSource> {
-  const transport = await S3Transport.open(url, s3, options.stallMs ?? 30_000);
+  const transport = await S3Transport.open(url, s3, Math.max(10_000, options.stallMs ?? 30_000));
   return new RemoteSource(transport, options);
 }
