@@ -33,6 +33,16 @@ export function crashArgs(ranges: readonly RamRange[]): string {
   return ranges.map((r) => `${rangeFileName(r)}@${hex(r.start)}`).join(',') + '\n';
 }
 
+/** The kernel's limit on one execve argument (MAX_ARG_STRLEN, 32 pages, with its NUL). */
+const MAX_ARG_BYTES = 128 * 1024;
+
+/** Why `crash vmlinux $(cat crash.args)` cannot run for these ranges, or undefined when it can. */
+export function crashArgsTooLong(ranges: readonly RamRange[]): string | undefined {
+  const bytes = crashArgs(ranges).length - 1;
+  if (bytes < MAX_ARG_BYTES) return undefined;
+  return `crash.args is ${bytes} bytes (${ranges.length} ranges), over the kernel's ${MAX_ARG_BYTES}-byte limit for one argument: 'crash vmlinux $(cat crash.args)' fails with "Argument list too long"; give crash vmcore (or memory.elf) instead`;
+}
+
 interface FileRun {
   phys: number;
   length: number;
@@ -86,7 +96,8 @@ export function helperViews(source: Source): ViewSpec[] {
   if (memmap) {
     specs.push({ name: VIEW.memmap, description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`, pieces: text(memmap.text), notes: memmap.notes });
   }
-  specs.push({ name: VIEW.crashArgs, description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount", pieces: text(crashArgs(source.ranges)) });
+  const tooLong = crashArgsTooLong(source.ranges);
+  specs.push({ name: VIEW.crashArgs, description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount", pieces: text(crashArgs(source.ranges)), ...(tooLong ? { notes: [tooLong] } : {}) });
   for (const f of rangeFiles(source)) specs.push({ name: f.name, description: 'one RAM range', pieces: f.pieces });
   return specs;
 }

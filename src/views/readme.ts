@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { shellQuote } from '../errors';
 import { KernelHarvest } from '../kernel/harvest';
 import { Source } from '../sources/source';
+import { crashArgsTooLong } from './helpers';
 import { VIEW, ViewName } from './names';
 
 /**
@@ -50,6 +51,7 @@ export function readmeText(source: Source, harvest: KernelHarvest | undefined, n
   lines.push(
     'crash from the raw RAM ranges (no ELF):',
     '  crash /path/to/vmlinux $(cat crash.args)',
+    ...(crashArgsTooLong(source.ranges) ? [`  (cannot work here: ${crashArgsTooLong(source.ranges)})`] : []),
     'MemProcFS / LeechCore:',
     '  memprocfs -device memory.elf                  # or -device leechcore.lime, or -device padded.raw',
   );
