@@ -189,7 +189,10 @@ describe('HttpSource over nginx', () => {
   it('the server stopped in the middle of a response: the read is retried', async () => {
     const src = await open('slow/host.raw', { ...FAST_FAIL, tries: 10, backoffMs: 200 });
     const buf = Buffer.alloc(BLOCK);
+    const before = src.stats.requests;
     const reading = src.read(buf, 0, BLOCK, 0); // 2 s at 4 MiB/s
+    // Stop the server once the request is under way (a fixed wait alone raced the request on a loaded machine).
+    while (src.stats.requests === before) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 700));
     await nginx.stop();
     await nginx.start();
