@@ -9,7 +9,7 @@ import { isFlattened, isKdumpCompressed } from './kdump';
 import { isLimeZlib } from './lime-zlib';
 
 /** The source shapes memview reads. */
-export const FORMATS = ['raw', 'padded', 'lime', 'lime-zlib', 'avml', 'elf', 'kcore', 'kdump', 'ramdump'] as const;
+export const FORMATS = ['raw', 'padded', 'lime', 'avml', 'elf', 'kcore', 'kdump', 'lime-zlib', 'ramdump'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Formats that carry their own map: a --map given with them replaces it. */
