@@ -128,11 +128,18 @@ export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Mat
   const avmlArgs = ['--map', m.iomem]; // same ranges as the raw source, so both padded.raw are identical
   const rawArgs = ['--map', m.iomem];
 
-  ctx.log(`avml: sequential padded.raw, raw source vs AVML source (${(m.ramBytes / GiB).toFixed(1)} GiB RAM, AVML file ${(fs.statSync(m.avml).size / GiB).toFixed(2)} GiB)`);
+  ctx.log(
+    `avml: sequential padded.raw, raw source vs AVML source (${(m.ramBytes / GiB).toFixed(1)} GiB RAM, AVML file ${(fs.statSync(m.avml).size / GiB).toFixed(2)} GiB)`,
+  );
   await ddRead(m.raw);
   await ddRead(m.avml); // both sources page-cache warm
   const seq = (source: string, args: string[]) =>
-    repeatMedian(ctx.repeat, () => withServer(() => startMemview(source, mnt, args), async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw')))));
+    repeatMedian(ctx.repeat, () =>
+      withServer(
+        () => startMemview(source, mnt, args),
+        async (s) => mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw'))),
+      ),
+    );
   const rawSeq = await seq(m.raw, rawArgs);
   const avmlSeq = await seq(m.avml, avmlArgs);
   rows.push({ group: 'avml', name: 'padded.raw from the raw source, dd bs=1M', value: rawSeq, unit: 'MB/s' });
@@ -149,11 +156,22 @@ export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Mat
   ctx.log(`avml: ${RANDOM_READS} random 4 KiB reads of padded.raw, raw vs AVML`);
   const spans: [number, number][] = m.ranges.map((r) => [r.start, rangeLength(r)]);
   const rnd = (source: string, args: string[]) =>
-    repeatMedian(ctx.repeat, () => withServer(() => startMemview(source, mnt, args), (s) => randomReads(path.join(s.dir, 'padded.raw'), spans)));
+    repeatMedian(ctx.repeat, () =>
+      withServer(
+        () => startMemview(source, mnt, args),
+        (s) => randomReads(path.join(s.dir, 'padded.raw'), spans),
+      ),
+    );
   const rawRnd = await rnd(m.raw, rawArgs);
   const avmlRnd = await rnd(m.avml, avmlArgs);
   rows.push({ group: 'avml', name: `padded.raw from the raw source, ${RANDOM_READS} random 4 KiB reads`, value: rawRnd, unit: 'reads/s' });
-  rows.push({ group: 'avml', name: `padded.raw from the AVML source, ${RANDOM_READS} random 4 KiB reads`, value: avmlRnd, unit: 'reads/s', baseline: { name: 'raw source', value: rawRnd } });
+  rows.push({
+    group: 'avml',
+    name: `padded.raw from the AVML source, ${RANDOM_READS} random 4 KiB reads`,
+    value: avmlRnd,
+    unit: 'reads/s',
+    baseline: { name: 'raw source', value: rawRnd },
+  });
 
   ctx.log('avml: index build (headers only)');
   const idx = await indexSeconds(m.avml, ctx.repeat);
@@ -179,7 +197,10 @@ if (require.main === module) {
   const ctx = { dir, repeat: value('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
   bench(ctx, value('--gib', 1))
     .then((rows) => {
-      for (const r of rows) process.stdout.write(`${r.name}: ${r.value.toFixed(r.unit === 's' ? 3 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.note ? `; ${r.note}` : ''}\n`);
+      for (const r of rows)
+        process.stdout.write(
+          `${r.name}: ${r.value.toFixed(r.unit === 's' ? 3 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.note ? `; ${r.note}` : ''}\n`,
+        );
     })
     .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
     .catch((e: Error) => {

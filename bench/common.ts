@@ -115,7 +115,10 @@ export interface Server {
 }
 
 function isMounted(dir: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === dir);
 }
 
 /**
@@ -125,7 +128,9 @@ function isMounted(dir: string): boolean {
 export function startServer(script: string, args: string[], dir: string, timeoutMs = 60_000, node = true): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   const t0 = process.hrtime.bigint();
-  const child: ChildProcess = node ? spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(script, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = node
+    ? spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(script, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr!.on('data', (d) => (stderr += d));

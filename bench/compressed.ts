@@ -26,7 +26,7 @@ const RANDOM_READS = 5_000;
 /** Memory-like pages, deterministic per address: a third zero, a sixth random (incompressible), the rest text and address patterns. */
 function fillMemory(buf: Buffer, phys: number): void {
   for (let p = 0; p < buf.length; p += PAGE) {
-    const n = ((phys + p) / PAGE) * 2654435761 % 6;
+    const n = (((phys + p) / PAGE) * 2654435761) % 6;
     const page = buf.subarray(p, p + PAGE);
     if (n < 2) continue;
     if (n === 2) randomFillSync(page);
@@ -112,8 +112,22 @@ export async function bench(ctx: BenchContext, mib = 256): Promise<BenchRow[]> {
   const rnd: number[] = [];
   for (const s of sources) {
     ctx.log(`compressed: sequential padded.raw and ${RANDOM_READS} random 4 KiB reads, ${s.name}`);
-    seq.push(await repeatMedian(ctx.repeat, () => withServer(() => startMemview(s.source, mnt, s.args), async (srv) => mbPerSecond(await ddRead(path.join(srv.dir, 'padded.raw'))))));
-    rnd.push(await repeatMedian(ctx.repeat, () => withServer(() => startMemview(s.source, mnt, s.args), (srv) => randomReads(path.join(srv.dir, 'padded.raw'), spans))));
+    seq.push(
+      await repeatMedian(ctx.repeat, () =>
+        withServer(
+          () => startMemview(s.source, mnt, s.args),
+          async (srv) => mbPerSecond(await ddRead(path.join(srv.dir, 'padded.raw'))),
+        ),
+      ),
+    );
+    rnd.push(
+      await repeatMedian(ctx.repeat, () =>
+        withServer(
+          () => startMemview(s.source, mnt, s.args),
+          (srv) => randomReads(path.join(srv.dir, 'padded.raw'), spans),
+        ),
+      ),
+    );
   }
   sources.forEach((s, i) => {
     const baseline = i > 0 ? { name: 'raw source', value: seq[0] } : undefined;
@@ -121,10 +135,23 @@ export async function bench(ctx: BenchContext, mib = 256): Promise<BenchRow[]> {
   });
   sources.forEach((s, i) => {
     const baseline = i > 0 ? { name: 'raw source', value: rnd[0] } : undefined;
-    rows.push({ group: 'compressed', name: `padded.raw from the ${s.name}, ${RANDOM_READS} random 4 KiB reads`, value: rnd[i], unit: 'reads/s', ...(baseline ? { baseline } : {}) });
+    rows.push({
+      group: 'compressed',
+      name: `padded.raw from the ${s.name}, ${RANDOM_READS} random 4 KiB reads`,
+      value: rnd[i],
+      unit: 'reads/s',
+      ...(baseline ? { baseline } : {}),
+    });
   });
   const limeReadMs = 1000 / rnd[2];
-  rows.push({ group: 'compressed', name: 'LiME compress=1: one random 4 KiB read of padded.raw (mean, through the mount)', value: limeReadMs, unit: 'ms', target: '<= 5 ms', ok: limeReadMs <= 5 });
+  rows.push({
+    group: 'compressed',
+    name: 'LiME compress=1: one random 4 KiB read of padded.raw (mean, through the mount)',
+    value: limeReadMs,
+    unit: 'ms',
+    target: '<= 5 ms',
+    ok: limeReadMs <= 5,
+  });
 
   ctx.log('compressed: LiME compress=1 index build (one inflate pass, in this process)');
   let best = Infinity;
@@ -161,7 +188,15 @@ export async function bench(ctx: BenchContext, mib = 256): Promise<BenchRow[]> {
     ok: rate >= 200,
   });
   const pct = (100 * indexBytes) / inflated;
-  rows.push({ group: 'compressed', name: 'LiME compress=1 index size', value: pct, unit: '% of the image', target: '<= 1%', ok: pct <= 1, note: `${indexBytes} bytes` });
+  rows.push({
+    group: 'compressed',
+    name: 'LiME compress=1 index size',
+    value: pct,
+    unit: '% of the image',
+    target: '<= 1%',
+    ok: pct <= 1,
+    note: `${indexBytes} bytes`,
+  });
   fs.rmSync(scratch, { recursive: true, force: true });
   return rows;
 }
@@ -174,7 +209,10 @@ if (require.main === module) {
   const ctx = { dir, repeat: value('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
   bench(ctx, value('--mib', 256))
     .then((rows) => {
-      for (const r of rows) process.stdout.write(`${r.name}: ${r.value.toFixed(r.unit === 'ms' || r.unit.startsWith('%') ? 2 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.target ? ` target ${r.target}: ${r.ok ? 'met' : 'NOT met'}` : ''}${r.note ? `; ${r.note}` : ''}\n`);
+      for (const r of rows)
+        process.stdout.write(
+          `${r.name}: ${r.value.toFixed(r.unit === 'ms' || r.unit.startsWith('%') ? 2 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.target ? ` target ${r.target}: ${r.ok ? 'met' : 'NOT met'}` : ''}${r.note ? `; ${r.note}` : ''}\n`,
+        );
     })
     .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
     .catch((e: Error) => {

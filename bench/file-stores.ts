@@ -26,7 +26,11 @@ export function readFully(fd: number, target: Uint8Array, targetOffset: number, 
 
 /** Async preads on the thread pool, one per request. */
 export class AsyncFileSource implements ByteSource {
-  constructor(readonly fd: number, readonly size: number, readonly label = 'async') {}
+  constructor(
+    readonly fd: number,
+    readonly size: number,
+    readonly label = 'async',
+  ) {}
 
   async read(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
     const n = Math.max(0, Math.min(length, this.size - position));

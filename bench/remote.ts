@@ -27,7 +27,7 @@ function localRead(file: string): number {
   const buf = Buffer.allocUnsafe(READ);
   const t0 = process.hrtime.bigint();
   let bytes = 0;
-  for (let n; (n = fs.readSync(fd, buf, 0, READ, bytes)) > 0; ) bytes += n;
+  for (let n; (n = fs.readSync(fd, buf, 0, READ, bytes)) > 0;) bytes += n;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   fs.closeSync(fd);
   return bytes / seconds / MB;
@@ -145,7 +145,10 @@ if (require.main === module) {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-remote-'));
   remoteRows(image, scratch, repeat, (m) => console.error(m))
     .then((rows) => {
-      for (const r of rows) console.log(`${r.name}: ${r.value.toFixed(1)} ${r.unit}${r.baseline ? ` (local ${r.baseline.value.toFixed(0)} ${r.unit}, ratio ${r.ratio?.toFixed(2)})` : ''}${r.note ? `; ${r.note}` : ''}`);
+      for (const r of rows)
+        console.log(
+          `${r.name}: ${r.value.toFixed(1)} ${r.unit}${r.baseline ? ` (local ${r.baseline.value.toFixed(0)} ${r.unit}, ratio ${r.ratio?.toFixed(2)})` : ''}${r.note ? `; ${r.note}` : ''}`,
+        );
     })
     .finally(() => fs.rmSync(scratch, { recursive: true, force: true }));
 }

@@ -90,7 +90,8 @@ export function benchMachine(gib: number, fresh: boolean, log: (m: string) => vo
   const ramBytes = ranges.reduce((n, r) => n + rangeLength(r), 0);
   const raw = path.join(dir, 'machine.raw');
   const iomem = path.join(dir, 'machine.iomem');
-  const reusable = !fresh && fs.existsSync(raw) && fs.statSync(raw).size === ramBytes && fs.existsSync(iomem) && fs.readFileSync(iomem, 'utf8') === iomemText(ranges);
+  const reusable =
+    !fresh && fs.existsSync(raw) && fs.statSync(raw).size === ramBytes && fs.existsSync(iomem) && fs.readFileSync(iomem, 'utf8') === iomemText(ranges);
   if (!reusable) {
     log(`building a ${gib} GiB machine in ${dir} …`);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -169,23 +170,38 @@ class CpuLog {
 }
 
 /** A fresh memview mount (cold FUSE page cache), one dd of `file`, MB/s. */
-function memviewDd(ctx: BenchContext, scratch: string, rss: RssWatch, file: string, extra: string[] = [], dd: { skip?: number; count?: number } = {}, cpu?: CpuLog, key?: string) {
+function memviewDd(
+  ctx: BenchContext,
+  scratch: string,
+  rss: RssWatch,
+  file: string,
+  extra: string[] = [],
+  dd: { skip?: number; count?: number } = {},
+  cpu?: CpuLog,
+  key?: string,
+) {
   return () =>
-    withServer(() => startMemview(ctx.machine.raw, path.join(scratch, 'mnt'), ['--map', ctx.machine.iomem, '--vmcoreinfo', 'off', ...extra]), async (s) => {
-      const read = () => ddRead(path.join(s.dir, file), dd);
-      const r = mbPerSecond(cpu && key ? await cpu.measure(key, s, read) : await read());
-      rss.note(s, extra.includes('fuse-native') ? 'fuse-native' : 'native');
-      return r;
-    });
+    withServer(
+      () => startMemview(ctx.machine.raw, path.join(scratch, 'mnt'), ['--map', ctx.machine.iomem, '--vmcoreinfo', 'off', ...extra]),
+      async (s) => {
+        const read = () => ddRead(path.join(s.dir, file), dd);
+        const r = mbPerSecond(cpu && key ? await cpu.measure(key, s, read) : await read());
+        rss.note(s, extra.includes('fuse-native') ? 'fuse-native' : 'native');
+        return r;
+      },
+    );
 }
 
 /** A fresh passthrough mount (fuse-native, or the C libfuse 3 one), one dd of the source through it, MB/s. */
 function passthroughDd(scratch: string, start: (dir: string) => Promise<Server>, cpu?: CpuLog, key?: string) {
   return () =>
-    withServer(() => start(path.join(scratch, 'pt')), async (s) => {
-      const read = () => ddRead(path.join(s.dir, 'machine.raw'));
-      return mbPerSecond(cpu && key ? await cpu.measure(key, s, read) : await read());
-    });
+    withServer(
+      () => start(path.join(scratch, 'pt')),
+      async (s) => {
+        const read = () => ddRead(path.join(s.dir, 'machine.raw'));
+        return mbPerSecond(cpu && key ? await cpu.measure(key, s, read) : await read());
+      },
+    );
 }
 
 /** The C passthrough with the native backend's settings (request size, readahead, splice). */
@@ -222,8 +238,22 @@ async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch, c: 
   const g = { group: 'sequential', unit: 'MB/s' };
   const rows: BenchRow[] = [
     { ...g, name: 'source file, dd bs=1M (physical limit)', value: source },
-    { ...g, name: 'fuse-native passthrough of the source (libfuse 2, JS reads), dd bs=1M', value: median(v['fuse-native passthrough']), baseline: { name: 'source', value: source }, samples: v['fuse-native passthrough'] },
-    compared({ ...g, name: `C libfuse 3 passthrough of the source (${NATIVE_TUNING.maxRead / 1024} KiB requests, readahead ${NATIVE_TUNING.readaheadKb} KiB, splice), dd bs=1M` }, v, 'C passthrough', 'fuse-native passthrough'),
+    {
+      ...g,
+      name: 'fuse-native passthrough of the source (libfuse 2, JS reads), dd bs=1M',
+      value: median(v['fuse-native passthrough']),
+      baseline: { name: 'source', value: source },
+      samples: v['fuse-native passthrough'],
+    },
+    compared(
+      {
+        ...g,
+        name: `C libfuse 3 passthrough of the source (${NATIVE_TUNING.maxRead / 1024} KiB requests, readahead ${NATIVE_TUNING.readaheadKb} KiB, splice), dd bs=1M`,
+      },
+      v,
+      'C passthrough',
+      'fuse-native passthrough',
+    ),
   ];
   for (const view of VIEWS) {
     const strict = view === 'padded.raw' || view === 'memory.lime';
@@ -236,17 +266,37 @@ async function sequential(ctx: BenchContext, scratch: string, rss: RssWatch, c: 
     compared({ ...g, name: 'C passthrough with direct_io, dd bs=1M' }, v, 'C passthrough direct_io', 'fuse-native passthrough'),
     compared({ ...g, name: 'raw.bin via memview native --direct-io, dd bs=1M' }, v, 'raw.bin --direct-io', 'C passthrough direct_io', 0.9),
     // The cost of the read path, nearly independent of other load: server CPU per GiB served.
-    { group: 'cpu', name: 'fuse-native passthrough server CPU per GiB served', value: median(cpu.perGiB['fuse-native passthrough']), unit: 'ms/GiB', samples: cpu.perGiB['fuse-native passthrough'] },
+    {
+      group: 'cpu',
+      name: 'fuse-native passthrough server CPU per GiB served',
+      value: median(cpu.perGiB['fuse-native passthrough']),
+      unit: 'ms/GiB',
+      samples: cpu.perGiB['fuse-native passthrough'],
+    },
     compared({ group: 'cpu', name: 'C passthrough server CPU per GiB served', unit: 'ms/GiB' }, cpu.perGiB, 'C passthrough', 'fuse-native passthrough'),
   );
   for (const view of ['padded.raw', 'memory.lime']) {
     const before = `${view} fuse-native`;
-    rows.push({ group: 'cpu', name: `memview fuse-native (before) server CPU per GiB of ${view}`, value: median(cpu.perGiB[before]), unit: 'ms/GiB', samples: cpu.perGiB[before] });
+    rows.push({
+      group: 'cpu',
+      name: `memview fuse-native (before) server CPU per GiB of ${view}`,
+      value: median(cpu.perGiB[before]),
+      unit: 'ms/GiB',
+      samples: cpu.perGiB[before],
+    });
     const r = compared({ group: 'cpu', name: `memview native server CPU per GiB of ${view}`, unit: 'ms/GiB' }, cpu.perGiB, view, before);
     rows.push({ ...r, target: `<= 0.5 x ${before}`, ok: r.ratio! <= 0.5 });
   }
-  for (const view of ['memory.elf', 'raw.bin']) rows.push(compared({ group: 'cpu', name: `memview native server CPU per GiB of ${view}`, unit: 'ms/GiB' }, cpu.perGiB, view, 'C passthrough'));
-  rows.push(compared({ group: 'cpu', name: 'memview native --direct-io server CPU per GiB of raw.bin', unit: 'ms/GiB' }, cpu.perGiB, 'raw.bin --direct-io', 'C passthrough direct_io'));
+  for (const view of ['memory.elf', 'raw.bin'])
+    rows.push(compared({ group: 'cpu', name: `memview native server CPU per GiB of ${view}`, unit: 'ms/GiB' }, cpu.perGiB, view, 'C passthrough'));
+  rows.push(
+    compared(
+      { group: 'cpu', name: 'memview native --direct-io server CPU per GiB of raw.bin', unit: 'ms/GiB' },
+      cpu.perGiB,
+      'raw.bin --direct-io',
+      'C passthrough direct_io',
+    ),
+  );
   return rows;
 }
 
@@ -272,11 +322,21 @@ async function hole(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<
     const value = median(v[key]);
     return { group: 'hole', name: `${name}${label}, dd bs=1M`, value, unit: 'MB/s', target: '>= 2000 MB/s', ok: value >= 2000, samples: v[key] };
   };
-  return [row(', memview native', 'default'), row(', memview native --direct-io', 'direct-io'), { ...row(', memview fuse-native (before)', 'fuse-native'), target: undefined, ok: undefined }];
+  return [
+    row(', memview native', 'default'),
+    row(', memview native --direct-io', 'direct-io'),
+    { ...row(', memview fuse-native (before)', 'fuse-native'), target: undefined, ok: undefined },
+  ];
 }
 
 async function randomReads(file: string, spans: [number, number][]): Promise<number> {
-  const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), file, String(RANDOM_READS), String(RANDOM_SEED), JSON.stringify(spans)]);
+  const { stdout } = await exec(process.execPath, [
+    path.join(__dirname, 'random-reads.js'),
+    file,
+    String(RANDOM_READS),
+    String(RANDOM_SEED),
+    JSON.stringify(spans),
+  ]);
   const r = JSON.parse(stdout) as { reads: number; seconds: number };
   return r.reads / r.seconds;
 }
@@ -287,24 +347,45 @@ async function random(ctx: BenchContext, scratch: string, rss: RssWatch, c: stri
   const ram: [number, number][] = machine.ranges.map((r) => [r.start, rangeLength(r)]);
   const whole: [number, number][] = [[0, machine.ramBytes]];
   const padded = (backend: string[]) => () =>
-    withServer(() => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem, '--vmcoreinfo', 'off', ...backend]), async (s) => {
-      const r = await randomReads(path.join(s.dir, 'padded.raw'), ram);
-      rss.note(s, backend.length ? 'fuse-native' : 'native');
-      return r;
-    });
+    withServer(
+      () => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem, '--vmcoreinfo', 'off', ...backend]),
+      async (s) => {
+        const r = await randomReads(path.join(s.dir, 'padded.raw'), ram);
+        rss.note(s, backend.length ? 'fuse-native' : 'native');
+        return r;
+      },
+    );
   const v = await interleaved(ctx, {
-    'fuse-native passthrough': () => withServer(() => startPassthrough(machine.raw, path.join(scratch, 'pt')), (s) => randomReads(path.join(s.dir, 'machine.raw'), whole)),
-    'C passthrough': () => withServer(() => startCPassthrough(c, machine.raw, path.join(scratch, 'pt'), cArgs()), (s) => randomReads(path.join(s.dir, 'machine.raw'), whole)),
+    'fuse-native passthrough': () =>
+      withServer(
+        () => startPassthrough(machine.raw, path.join(scratch, 'pt')),
+        (s) => randomReads(path.join(s.dir, 'machine.raw'), whole),
+      ),
+    'C passthrough': () =>
+      withServer(
+        () => startCPassthrough(c, machine.raw, path.join(scratch, 'pt'), cArgs()),
+        (s) => randomReads(path.join(s.dir, 'machine.raw'), whole),
+      ),
     'padded.raw': padded([]),
     'padded.raw fuse-native': padded(FUSE_NATIVE),
   });
   const g = { group: 'random', unit: 'reads/s' };
   return [
-    { ...g, name: `fuse-native passthrough, ${RANDOM_READS} random 4 KiB reads`, value: median(v['fuse-native passthrough']), samples: v['fuse-native passthrough'] },
+    {
+      ...g,
+      name: `fuse-native passthrough, ${RANDOM_READS} random 4 KiB reads`,
+      value: median(v['fuse-native passthrough']),
+      samples: v['fuse-native passthrough'],
+    },
     compared({ ...g, name: `C passthrough, ${RANDOM_READS} random 4 KiB reads` }, v, 'C passthrough', 'fuse-native passthrough'),
     compared({ ...g, name: `padded.raw via memview native, ${RANDOM_READS} random 4 KiB reads in RAM` }, v, 'padded.raw', 'fuse-native passthrough', 2),
     compared({ ...g, name: `padded.raw via memview native vs the C passthrough, random 4 KiB reads` }, v, 'padded.raw', 'C passthrough'),
-    compared({ ...g, name: `padded.raw via memview fuse-native (before), ${RANDOM_READS} random 4 KiB reads in RAM` }, v, 'padded.raw fuse-native', 'fuse-native passthrough'),
+    compared(
+      { ...g, name: `padded.raw via memview fuse-native (before), ${RANDOM_READS} random 4 KiB reads in RAM` },
+      v,
+      'padded.raw fuse-native',
+      'fuse-native passthrough',
+    ),
   ];
 }
 
@@ -332,16 +413,32 @@ async function mountTime(ctx: BenchContext, scratch: string): Promise<BenchRow[]
   ctx.log('mount time');
   const nodeStart = await repeatMedian(repeat, () => timeCommand(process.execPath, ['-e', '0']));
   const time = (raw: string, iomem: string, extra: string[] = []) =>
-    repeatMedian(repeat, () => withServer(() => startMemview(raw, path.join(scratch, 'mnt'), ['--map', iomem, ...extra]), async (s) => s.readySeconds));
+    repeatMedian(repeat, () =>
+      withServer(
+        () => startMemview(raw, path.join(scratch, 'mnt'), ['--map', iomem, ...extra]),
+        async (s) => s.readySeconds,
+      ),
+    );
   const sparse = sparseMachine(path.join(scratch, 'sparse'), 1);
   const note = `includes Node start-up (${nodeStart.toFixed(3)} s for node -e 0)`;
   const rows: BenchRow[] = [];
   // The default mount searches RAM for the kernel's VMCOREINFO note (memory.elf, vmcore); off skips it.
-  for (const [label, extra] of [['', []], [' --vmcoreinfo off', ['--vmcoreinfo', 'off']]] as [string, string[]][]) {
+  for (const [label, extra] of [
+    ['', []],
+    [' --vmcoreinfo off', ['--vmcoreinfo', 'off']],
+  ] as [string, string[]][]) {
     const small = await time(machine.raw, machine.iomem, extra);
     const huge = await time(sparse.raw, sparse.iomem, extra);
     rows.push(
-      { group: 'mount', name: `memview mount${label}, ${(machine.ramBytes / GiB).toFixed(1)} GiB source, spawn to mounted`, value: small, unit: 's', target: '< 1 s', ok: small < 1, note },
+      {
+        group: 'mount',
+        name: `memview mount${label}, ${(machine.ramBytes / GiB).toFixed(1)} GiB source, spawn to mounted`,
+        value: small,
+        unit: 's',
+        target: '< 1 s',
+        ok: small < 1,
+        note,
+      },
       { group: 'mount', name: `memview mount${label}, sparse 1 TiB source, spawn to mounted`, value: huge, unit: 's', target: '< 1 s', ok: huge < 1, note },
     );
   }
@@ -364,7 +461,12 @@ async function exportVsCp(ctx: BenchContext, scratch: string): Promise<BenchRow[
   fs.rmSync(out, { force: true });
   return [
     { group: 'export', name: 'cp of the source', value: median(v.cp), unit: 's' },
-    compared({ group: 'export', name: 'memview export --view padded (sparse output), wall time', unit: 's', note: 'padded is the source plus holes; holes are seeks' }, v, 'export', 'cp'),
+    compared(
+      { group: 'export', name: 'memview export --view padded (sparse output), wall time', unit: 's', note: 'padded is the source plus holes; holes are seeks' },
+      v,
+      'export',
+      'cp',
+    ),
   ];
 }
 
@@ -397,7 +499,9 @@ export function markdownTable(rows: readonly BenchRow[]): string {
   for (const r of rows) {
     const ratio = r.ratio !== undefined ? r.ratio.toFixed(2) : r.baseline ? (r.value / r.baseline.value).toFixed(2) : '';
     const met = r.ok === undefined ? '' : r.ok ? 'yes' : 'no';
-    lines.push(`| ${r.name} | ${formatValue(r)} ${r.unit} | ${r.baseline ? `${r.baseline.name} ${formatValue({ ...r, value: r.baseline.value })}` : ''} | ${ratio} | ${r.target ?? ''} | ${met} |`);
+    lines.push(
+      `| ${r.name} | ${formatValue(r)} ${r.unit} | ${r.baseline ? `${r.baseline.name} ${formatValue({ ...r, value: r.baseline.value })}` : ''} | ${ratio} | ${r.target ?? ''} | ${met} |`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -419,8 +523,20 @@ async function main(): Promise<void> {
     const before = rss.peak['fuse-native'];
     if (before) rows.push({ group: 'rss', name: 'peak RSS of a memview fuse-native mount (before) during the reads above', value: before / MiB, unit: 'MiB' });
     if (rss.peak.native) {
-      const row: BenchRow = { group: 'rss', name: 'peak RSS of a memview native mount during the reads above', value: rss.peak.native / MiB, unit: 'MiB', target: '< 150 MB (143 MiB)', ok: rss.peak.native < 150e6 };
-      if (before) Object.assign(row, { baseline: { name: 'fuse-native', value: before / MiB }, target: '<= 1.1 x fuse-native and < 150 MB', ok: rss.peak.native <= 1.1 * before && rss.peak.native < 150e6 });
+      const row: BenchRow = {
+        group: 'rss',
+        name: 'peak RSS of a memview native mount during the reads above',
+        value: rss.peak.native / MiB,
+        unit: 'MiB',
+        target: '< 150 MB (143 MiB)',
+        ok: rss.peak.native < 150e6,
+      };
+      if (before)
+        Object.assign(row, {
+          baseline: { name: 'fuse-native', value: before / MiB },
+          target: '<= 1.1 x fuse-native and < 150 MB',
+          ok: rss.peak.native <= 1.1 * before && rss.peak.native < 150e6,
+        });
       rows.push(row);
     }
     if (want('mount')) rows.push(...(await mountTime(ctx, scratch)));
@@ -433,7 +549,14 @@ async function main(): Promise<void> {
   process.stdout.write('\n' + table);
   const results = {
     date: new Date().toISOString(),
-    host: { kernel: os.release(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / GiB), node: process.version, loadavg: os.loadavg() },
+    host: {
+      kernel: os.release(),
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / GiB),
+      node: process.version,
+      loadavg: os.loadavg(),
+    },
     machine: { ramBytes: machine.ramBytes, paddedSize: machine.paddedSize, ranges: machine.ranges },
     repeat: args.repeat,
     rows,

@@ -26,7 +26,7 @@ function plainRead(file: string, chunk: number): { bytes: number; seconds: numbe
   const buf = Buffer.allocUnsafe(chunk);
   const t0 = process.hrtime.bigint();
   let bytes = 0;
-  for (let n; (n = fs.readSync(fd, buf, 0, chunk, bytes)) > 0; ) bytes += n;
+  for (let n; (n = fs.readSync(fd, buf, 0, chunk, bytes)) > 0;) bytes += n;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   fs.closeSync(fd);
   return { bytes, seconds };

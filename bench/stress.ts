@@ -127,7 +127,11 @@ async function main(): Promise<void> {
       clearInterval(sampler);
       await server.stop();
     }
-    const total = results.reduce((a, r) => ({ reads: a.reads + r.reads, bytes: a.bytes + r.bytes, mismatches: a.mismatches + r.mismatches }), { reads: 0, bytes: 0, mismatches: 0 });
+    const total = results.reduce((a, r) => ({ reads: a.reads + r.reads, bytes: a.bytes + r.bytes, mismatches: a.mismatches + r.mismatches }), {
+      reads: 0,
+      bytes: 0,
+      mismatches: 0,
+    });
     const firstMismatch = results.find((r) => r.first)?.first;
     if (total.mismatches > 0) fail(`${total.mismatches} mismatching reads; first: ${firstMismatch}`);
     if (total.reads === 0) fail('no reads completed');

@@ -61,7 +61,11 @@ async function main(): Promise<void> {
   const start = (v: Variant): Promise<Server> =>
     v.server === 'passthrough'
       ? startPassthrough(machine.raw, path.join(scratch, 'pt'), ['--tuning', JSON.stringify(v.settings.tuning ?? {}), ...(v.async ? ['--async'] : [])])
-      : startServer(path.join(__dirname, 'variant.js'), [machine.raw, path.join(scratch, 'mnt'), machine.iomem, JSON.stringify(v.settings)], path.join(scratch, 'mnt'));
+      : startServer(
+          path.join(__dirname, 'variant.js'),
+          [machine.raw, path.join(scratch, 'mnt'), machine.iomem, JSON.stringify(v.settings)],
+          path.join(scratch, 'mnt'),
+        );
   // memview serves the RAM bytes in raw.bin; the passthrough serves the same bytes as machine.raw.
   const seqFile = (v: Variant, s: Server) => path.join(s.dir, v.server === 'passthrough' ? 'machine.raw' : 'raw.bin');
   const randomFile = (v: Variant, s: Server) => path.join(s.dir, v.server === 'passthrough' ? 'machine.raw' : 'padded.raw');
@@ -81,25 +85,46 @@ async function main(): Promise<void> {
         const r = results.get(v.name)!;
         const noteRss = (s: Server) => (r.rss = Math.max(r.rss, s.peakRss()));
         await prepareSource();
-        r.seq.push(await withServer(() => start(v), async (s) => {
-          const x = mbPerSecond(await ddRead(seqFile(v, s), { count: seqMiB }));
-          noteRss(s);
-          return x;
-        }));
+        r.seq.push(
+          await withServer(
+            () => start(v),
+            async (s) => {
+              const x = mbPerSecond(await ddRead(seqFile(v, s), { count: seqMiB }));
+              noteRss(s);
+              return x;
+            },
+          ),
+        );
         await prepareSource();
-        r.random.push(await withServer(() => start(v), async (s) => {
-          const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), randomFile(v, s), String(reads), '7', JSON.stringify(spans(v))]);
-          const x = JSON.parse(stdout) as { reads: number; seconds: number };
-          noteRss(s);
-          return x.reads / x.seconds;
-        }));
+        r.random.push(
+          await withServer(
+            () => start(v),
+            async (s) => {
+              const { stdout } = await exec(process.execPath, [
+                path.join(__dirname, 'random-reads.js'),
+                randomFile(v, s),
+                String(reads),
+                '7',
+                JSON.stringify(spans(v)),
+              ]);
+              const x = JSON.parse(stdout) as { reads: number; seconds: number };
+              noteRss(s);
+              return x.reads / x.seconds;
+            },
+          ),
+        );
         if (v.server === 'memview') {
           await prepareSource();
-          r.hole.push(await withServer(() => start(v), async (s) => {
-            const x = mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw'), { skip: holeSkip, count: 1024 }));
-            noteRss(s);
-            return x;
-          }));
+          r.hole.push(
+            await withServer(
+              () => start(v),
+              async (s) => {
+                const x = mbPerSecond(await ddRead(path.join(s.dir, 'padded.raw'), { skip: holeSkip, count: 1024 }));
+                noteRss(s);
+                return x;
+              },
+            ),
+          );
         }
       }
     }
@@ -118,7 +143,11 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
   fs.writeFileSync(
     path.join(ROOT, 'bench', 'sweep.json'),
-    JSON.stringify({ date: new Date().toISOString(), loadavg: os.loadavg(), rounds, gib: machine.ramBytes / GiB, results: Object.fromEntries(results) }, null, 2) + '\n',
+    JSON.stringify(
+      { date: new Date().toISOString(), loadavg: os.loadavg(), rounds, gib: machine.ramBytes / GiB, results: Object.fromEntries(results) },
+      null,
+      2,
+    ) + '\n',
   );
 }
 

@@ -22,7 +22,10 @@ export interface StoreSettings {
 /** Reads straight from the file with a blocking pread on the event loop (no thread-pool hop). */
 class SyncFileSource implements ByteSource {
   readonly label = 'sync';
-  constructor(readonly fd: number, readonly size: number) {}
+  constructor(
+    readonly fd: number,
+    readonly size: number,
+  ) {}
   read(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
     let done = 0;
     while (done < length) {
@@ -50,7 +53,11 @@ async function main(): Promise<void> {
   const views = buildViews({ ...source, bytes });
   const mounted = await mountFiles(path.resolve(dir), views, { mtime: source.mtime, tuning: settings.tuning });
   process.stdout.write(`variant ${json} mounted on ${dir}\n`);
-  const stop = () => mounted.unmount().then(() => process.exit(0), () => process.exit(1));
+  const stop = () =>
+    mounted.unmount().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -23,7 +23,8 @@ function nodeGyp() {
 }
 
 function build() {
-  if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0) return 'libfuse 3 headers not found (pkg-config fuse3; Debian: apt-get install libfuse3-dev)';
+  if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0)
+    return 'libfuse 3 headers not found (pkg-config fuse3; Debian: apt-get install libfuse3-dev)';
   const gyp = nodeGyp();
   if (!gyp) return 'node-gyp not found (it comes with npm)';
   const args = [gyp, 'rebuild', `--directory=${native}`];

@@ -28,7 +28,12 @@ async function main(): Promise<void> {
       fs.mkdirSync(dir, { mode: 0o755 });
       const args = await c.make(dir);
       const r = await run(...cliCommand(BIN, args, c.asNobody));
-      const short = (s: string) => s.split(dir + '/').join('').split(dir).join('DIR');
+      const short = (s: string) =>
+        s
+          .split(dir + '/')
+          .join('')
+          .split(dir)
+          .join('DIR');
       const line = short(r.stderr.trim()).replace(/\|/g, '\\|');
       // A control character in an argument (a newline in a file name) shown escaped, as memview's messages show it.
       const command = short(args.join(' ')).replace(/[\x00-\x1f]/g, (ch) => JSON.stringify(ch).slice(1, -1));

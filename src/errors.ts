@@ -4,7 +4,10 @@
  */
 export class InputError extends Error {
   /** `details`: optional multi-line text the CLI prints after the one-line message (e.g. a candidate table). */
-  constructor(message: string, readonly details?: string) {
+  constructor(
+    message: string,
+    readonly details?: string,
+  ) {
     super(message);
     this.name = 'InputError';
   }

@@ -84,7 +84,9 @@ describe('AVML records walked from the end', () => {
     const bytes = fs.readFileSync(files.plain.file);
     const cut = bytes.subarray(0, bytes.length - 1000);
     await expect(walkAvmlBackwards(new BufferSource(cut, 'host.avml'))).rejects.toThrow(
-      new RegExp(`^host\\.avml: not an AVML v2 record ending at file offset 0x${cut.length.toString(16)}: its trailer says the Snappy stream is \\d+ bytes, .* \\(truncated, or an upload that did not finish\\?\\)$`),
+      new RegExp(
+        `^host\\.avml: not an AVML v2 record ending at file offset 0x${cut.length.toString(16)}: its trailer says the Snappy stream is \\d+ bytes, .* \\(truncated, or an upload that did not finish\\?\\)$`,
+      ),
     );
   });
 

@@ -15,9 +15,7 @@ import { BLOCK, crc32cRef, writeAvml, WrittenAvml } from './helpers/avml-writer'
 import { memview as memviewCli, run, RunningMount, RunResult, startMount, tempDir } from './helpers/cli';
 import { readElf } from './helpers/elf-reader';
 import { kernelMachine, kernelPhysical, writeKernelMachine } from './helpers/kernel';
-import {
-  Chunk, expectedLime, expectedPadded, expectedRaw, iomemText, materialise, memoryBytes, Range, writeChunks,
-} from './helpers/machine';
+import { Chunk, expectedLime, expectedPadded, expectedRaw, iomemText, materialise, memoryBytes, Range, writeChunks } from './helpers/machine';
 
 const SALT = 0x5eed;
 
@@ -126,7 +124,12 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
     try {
       const index = await readAvmlIndex(image);
       const c = index.chunks;
-      const got = Array.from({ length: c.count }, (_, i) => ({ phys: c.starts[i], fileOffset: c.fileOffset[i], length: c.lengths[i], type: c.compressed[i] ? 0 : 1 }));
+      const got = Array.from({ length: c.count }, (_, i) => ({
+        phys: c.starts[i],
+        fileOffset: c.fileOffset[i],
+        length: c.lengths[i],
+        type: c.compressed[i] ? 0 : 1,
+      }));
       expect(got).toEqual(written.chunks);
       expect(index.records.map((r) => r.fileOffset)).toEqual(written.blocks.map((b) => b.fileOffset));
     } finally {
@@ -166,7 +169,13 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
   it('random reads at chunk and block boundaries return the reference bytes', async () => {
     const reads: [number, number][] = [];
     const near = (at: number) => {
-      for (const [d, n] of [[-3, 6], [-2048, 4096], [-1, 1], [0, 1], [-70000, 140000]]) {
+      for (const [d, n] of [
+        [-3, 6],
+        [-2048, 4096],
+        [-1, 1],
+        [0, 1],
+        [-70000, 140000],
+      ]) {
         if (at + d >= 0 && at + d + n <= padded.length) reads.push([at + d, n]);
       }
     };
@@ -208,7 +217,12 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
     const out = path.join(tmp, 'out-map.lime');
     const r = await memview('export', file, '--map', map, '--view', 'memory.lime', '-o', out);
     expect(r.stderr).toBe('');
-    expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
+    expect(
+      await cmp(
+        out,
+        ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)),
+      ),
+    ).toBe('same');
   });
 
   it('without a cache (--cache-mb 0) and with --verify the bytes are the same', async () => {
@@ -226,10 +240,17 @@ describe('AVML 0.17.0 orphan headers', () => {
     expect(w.orphans.map((o) => o.start)).toEqual([0x100000 + BLOCK, 0x3c00000]);
     const info = await memview('info', file);
     expect(info.code).toBe(0);
-    expect(info.stdout).toContain(`orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`);
+    expect(info.stdout).toContain(
+      `orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`,
+    );
     const out = path.join(tmp, 'orphans.lime');
     expect((await memview('export', file, '--view', 'memory.lime', '-o', out)).code).toBe(0);
-    expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
+    expect(
+      await cmp(
+        out,
+        ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)),
+      ),
+    ).toBe('same');
   });
 });
 
@@ -251,10 +272,17 @@ describe('AVML v1 (LiME records written by AVML)', () => {
     const w = await writeAvml(file, IOMEM, memory, { version: 1, orphanHeaders: true });
     const info = await memview('info', file);
     expect(info.code).toBe(0);
-    expect(info.stdout).toContain(`orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`);
+    expect(info.stdout).toContain(
+      `orphan headers (all-zero blocks, no payload): 2, at file offsets 0x${w.orphans[0].fileOffset.toString(16)}, 0x${w.orphans[1].fileOffset.toString(16)}`,
+    );
     const out = path.join(tmp, 'v1-orphans.lime.out');
     expect((await memview('export', file, '--view', 'memory.lime', '-o', out)).code).toBe(0);
-    expect(await cmp(out, ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)))).toBe('same');
+    expect(
+      await cmp(
+        out,
+        ref('ref-all.memory.lime', () => expectedLime(IOMEM, SALT, ZEROS)),
+      ),
+    ).toBe('same');
   });
 });
 
@@ -271,14 +299,15 @@ describe('every view of an AVML source of a kernel machine', () => {
     mounts.push(a);
     const b = await startMount(raw.raw, path.join(tmp, 'mnt-kernel-raw'), ['--map', raw.iomem]);
     mounts.push(b);
-    for (const view of names.filter((n) => n !== 'padded.raw')) { // padded.raw: 4 GiB of hole, checked above
+    for (const view of names.filter((n) => n !== 'padded.raw')) {
+      // padded.raw: 4 GiB of hole, checked above
       expect(await cmp(path.join(a.dir, view), path.join(b.dir, view)), view).toBe('same');
     }
   });
 });
 
 describe('AVML framed by a third-party Snappy framer', () => {
-  it('reads and CRC-verifies streams from the snappy package\'s own frame encoder', async () => {
+  it("reads and CRC-verifies streams from the snappy package's own frame encoder", async () => {
     const file = path.join(tmp, 'thirdparty.avml');
     const frame = async (data: Buffer) => {
       const c = new Compressor();
@@ -318,8 +347,11 @@ describe('bad AVML input', () => {
     const c = w.chunks[3];
     const file = variant('truncated.avml', (b) => b.subarray(0, c.fileOffset + 100));
     const bodyLength = fs.readFileSync(good).readUIntLE(c.fileOffset + 1, 3);
-    expectOneLine(await memview('info', file), file,
-      `truncated AVML record at file offset 0x0: Snappy chunk at file offset ${h(c.fileOffset)} needs ${bodyLength} bytes, the file ends after 96`);
+    expectOneLine(
+      await memview('info', file),
+      file,
+      `truncated AVML record at file offset 0x0: Snappy chunk at file offset ${h(c.fileOffset)} needs ${bodyLength} bytes, the file ends after 96`,
+    );
   });
 
   it('a trailer that disagrees with the framed length', async () => {
@@ -329,8 +361,11 @@ describe('bad AVML input', () => {
       b.writeBigUInt64LE(BigInt(framed + 1), size - 8);
       return b;
     });
-    expectOneLine(await memview('info', file), file,
-      `AVML record at file offset 0x0: trailer at file offset ${h(size - 8)} says the Snappy stream is ${framed + 1} bytes, it is ${framed}`);
+    expectOneLine(
+      await memview('info', file),
+      file,
+      `AVML record at file offset 0x0: trailer at file offset ${h(size - 8)} says the Snappy stream is ${framed + 1} bytes, it is ${framed}`,
+    );
   });
 
   it('an unknown unskippable chunk type', async () => {
@@ -351,7 +386,11 @@ describe('bad AVML input', () => {
     });
     const message = `CRC mismatch in the Snappy chunk at file offset ${h(c.fileOffset)}: stored ${h((crc ^ 1) >>> 0)}, computed ${h(crc)}`;
     const out = path.join(tmp, 'crc.padded');
-    expectOneLine(await memview('export', file, '--verify', '--view', 'padded.raw', '-o', out), file, `${message}; export stopped, nothing was written to ${out}`);
+    expectOneLine(
+      await memview('export', file, '--verify', '--view', 'padded.raw', '-o', out),
+      file,
+      `${message}; export stopped, nothing was written to ${out}`,
+    );
     expect(fs.existsSync(out)).toBe(false);
     expect((await memview('export', file, '--view', 'padded.raw', '-o', out, '--force')).code).toBe(0); // CRCs are only checked when asked
 

@@ -94,10 +94,14 @@ describe('chunk store', () => {
     const index = new ChunkIndex();
     index.add(0, 100);
     index.add(100, 100);
-    const s = new ChunkStore('bad.img', index, perChunk(async (i) => {
-      if (i === 0) throw new SourceIOError('bad.img: corrupt chunk at file offset 0x40');
-      return Buffer.alloc(99);
-    }));
+    const s = new ChunkStore(
+      'bad.img',
+      index,
+      perChunk(async (i) => {
+        if (i === 0) throw new SourceIOError('bad.img: corrupt chunk at file offset 0x40');
+        return Buffer.alloc(99);
+      }),
+    );
     await expect(s.read(Buffer.alloc(10), 0, 10, 0)).rejects.toThrow('bad.img: corrupt chunk at file offset 0x40');
     await expect(s.read(Buffer.alloc(10), 0, 10, 150)).rejects.toThrow(/bad.img: chunk 1 decoded to 99 bytes, the index promised 100/);
   });

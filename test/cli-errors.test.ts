@@ -93,16 +93,32 @@ describe('bad input: one line, exit 2, the source untouched', () => {
 
   it('an unknown view and an existing output for export', async () => {
     const out = path.join(tmp, 'out.bin');
-    expectOneLineError(await memview('export', m.raw, '--map', m.iomem, '--view', 'bogus', '-o', out), 2, /--view: unknown view "bogus"; one of: padded\.raw, memory\.lime/);
+    expectOneLineError(
+      await memview('export', m.raw, '--map', m.iomem, '--view', 'bogus', '-o', out),
+      2,
+      /--view: unknown view "bogus"; one of: padded\.raw, memory\.lime/,
+    );
     fs.writeFileSync(out, 'keep');
-    expectOneLineError(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out), 2, `memview: ${out}: already exists; pass --force to overwrite`);
+    expectOneLineError(
+      await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out),
+      2,
+      `memview: ${out}: already exists; pass --force to overwrite`,
+    );
     expect(fs.readFileSync(out, 'utf8')).toBe('keep');
-    expectOneLineError(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', m.raw, '--force'), 2, `memview: ${m.raw}: is the source image; refusing to overwrite evidence`);
+    expectOneLineError(
+      await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', m.raw, '--force'),
+      2,
+      `memview: ${m.raw}: is the source image; refusing to overwrite evidence`,
+    );
   });
 
   it('unknown options and a bad --cache-mb exit 2', async () => {
     expect((await memview('info', m.raw, '--bogus')).code).toBe(2);
-    expectOneLineError(await memview('info', m.raw, '--map', m.iomem, '--cache-mb', 'lots'), 2, 'memview: --cache-mb: expected a whole number of MiB, got "lots"');
+    expectOneLineError(
+      await memview('info', m.raw, '--map', m.iomem, '--cache-mb', 'lots'),
+      2,
+      'memview: --cache-mb: expected a whole number of MiB, got "lots"',
+    );
   });
 
   it('memview map on a LiME file says it carries its own ranges', async () => {

@@ -71,7 +71,7 @@ describe('memory.elf', () => {
     let pos = 0x100000;
     for (let i = 0; i < 200; i++) {
       ranges.push({ start: pos, end: pos + 0xfff });
-      pos += 0x1000 + ((i * 37) % 200 + 1) * 0x1000;
+      pos += 0x1000 + (((i * 37) % 200) + 1) * 0x1000;
     }
     const m = writeMachine(path.join(tmp, 'many'), ranges, 0x99);
     const { buf, views } = await viewBytes(m.raw, m.iomem, 'memory.elf');
@@ -81,8 +81,14 @@ describe('memory.elf', () => {
     expectServesMachine(buf, segs, ranges, m.salt);
     // The 143 gaps left between loads are the 143 largest gaps of the map.
     const gaps = ranges.slice(1).map((r, i) => r.start - (ranges[i].end + 1));
-    const largest = [...gaps].sort((a, b) => b - a).slice(0, 143).sort((a, b) => a - b);
-    const kept = segs.slice(1).map((s, i) => s.paddr - (segs[i].paddr + segs[i].length)).sort((a, b) => a - b);
+    const largest = [...gaps]
+      .sort((a, b) => b - a)
+      .slice(0, 143)
+      .sort((a, b) => a - b);
+    const kept = segs
+      .slice(1)
+      .map((s, i) => s.paddr - (segs[i].paddr + segs[i].length))
+      .sort((a, b) => a - b);
     expect(kept).toEqual(largest);
     const notes = views.find((v) => v.name === 'memory.elf')!.notes!.join('\n');
     expect(notes).toMatch(/200 page-rounded RAM ranges exceed 144 PT_LOADs.*joined across the 56 smallest gaps/);

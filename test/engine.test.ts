@@ -77,7 +77,10 @@ describe('engine reads equal the materialised reference at every boundary', () =
   });
 
   it('merges neighbouring pieces at mount time so reads cross few pieces', () => {
-    const v = new VirtualFile([zeroPiece(5), zeroPiece(5), sourcePiece(0, 4), sourcePiece(4, 4), sourcePiece(100, 1), zeroPiece(0)], new BufferSource(Buffer.alloc(101)));
+    const v = new VirtualFile(
+      [zeroPiece(5), zeroPiece(5), sourcePiece(0, 4), sourcePiece(4, 4), sourcePiece(100, 1), zeroPiece(0)],
+      new BufferSource(Buffer.alloc(101)),
+    );
     expect(v.layout().map((p) => [p.kind, p.start, p.length])).toEqual([
       ['zero', 0, 10],
       ['source', 10, 8],

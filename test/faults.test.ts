@@ -16,7 +16,10 @@ const RANGES: Range[] = [
 const RAW_SIZE = 0x9ec00 + 0x400000;
 
 function isMounted(dir: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === dir);
 }
 
 /** Polls until `cond` holds; resolves with the milliseconds it took, or rejects after `ms`. */

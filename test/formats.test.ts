@@ -6,9 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeAvmlHeader, encodeAvmlHeader, isAvmlHeader } from '../src/formats/avml';
 import { crc32c, maskCrc } from '../src/formats/crc32c';
-import {
-  decodeElfHeader, decodeNotes, decodePhdr, encodeCoreHeader, encodeNote, encodePhdr, notePadded, sectionZeroInfo,
-} from '../src/formats/elf64';
+import { decodeElfHeader, decodeNotes, decodePhdr, encodeCoreHeader, encodeNote, encodePhdr, notePadded, sectionZeroInfo } from '../src/formats/elf64';
 import { decodeLimeHeader, encodeLimeHeader } from '../src/formats/lime';
 import { decodeChunkHeader, encodeChunkHeader, snappyLength } from '../src/formats/snappy-framing';
 
@@ -93,7 +91,17 @@ describe('ELF64 core', () => {
     );
     const fields = { type: 1, flags: 7, offset: 0x1000, vaddr: 0x8000000000n, paddr: 0x100000n, size: 0x2000, align: 0 };
     expect(encodePhdr(fields)).toEqual(vector);
-    expect(decodePhdr(vector, 0, 5)).toEqual({ index: 5, type: 1, flags: 7, offset: 0x1000n, vaddr: 0x8000000000n, paddr: 0x100000n, filesz: 0x2000n, memsz: 0x2000n, align: 0n });
+    expect(decodePhdr(vector, 0, 5)).toEqual({
+      index: 5,
+      type: 1,
+      flags: 7,
+      offset: 0x1000n,
+      vaddr: 0x8000000000n,
+      paddr: 0x100000n,
+      filesz: 0x2000n,
+      memsz: 0x2000n,
+      align: 0n,
+    });
     // p_paddr -1 (no physical address) is written as all ones.
     expect(encodePhdr({ ...fields, paddr: -1n }).subarray(24, 32)).toEqual(hex('ffffffffffffffff'));
   });
@@ -115,7 +123,10 @@ describe('ELF64 core', () => {
 
   it('notes in sequence; a note cut short or with a huge size ends the list', () => {
     const two = Buffer.concat([encodeNote('CORE', 1, Buffer.alloc(8, 1)), encodeNote('VMCOREINFO', 0, Buffer.from('OSRELEASE=6.1\n'))]);
-    expect(decodeNotes(two).map((n) => [n.name, n.type, n.desc.length])).toEqual([['CORE', 1, 8], ['VMCOREINFO', 0, 14]]);
+    expect(decodeNotes(two).map((n) => [n.name, n.type, n.desc.length])).toEqual([
+      ['CORE', 1, 8],
+      ['VMCOREINFO', 0, 14],
+    ]);
     expect(decodeNotes(two.subarray(0, two.length - 2))).toHaveLength(2); // the desc's padding may be missing
     expect(decodeNotes(two.subarray(0, two.length - 3))).toHaveLength(1); // the desc may not
     const huge = Buffer.concat([hex('ffffffff 04000000 00000000'), Buffer.alloc(16)]);

@@ -25,7 +25,10 @@ afterAll(async () => {
 });
 
 function mountTableLine(dir: string): string | undefined {
-  return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === dir);
+  return fs
+    .readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[1] === dir);
 }
 
 /** Waits (up to 5 s) until nothing is mounted on `dir`. */
@@ -136,7 +139,20 @@ openSource(process.argv[1], { map: process.argv[2] }).then((src) => mountFiles(p
         'cat "$5/out"',
         'grep -c " $4 " /proc/self/mounts || true',
       ].join('\n');
-      const r = await run('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script, 'memview-test', dev, path.join(ROOT, 'bin', 'memview'), image, dir, box]);
+      const r = await run('unshare', [
+        '-m',
+        '--propagation',
+        'private',
+        'bash',
+        '-c',
+        script,
+        'memview-test',
+        dev,
+        path.join(ROOT, 'bin', 'memview'),
+        image,
+        dir,
+        box,
+      ]);
       expect(r.stderr).toBe('');
       const [mountLine, shaLine, ...rest] = r.stdout.trim().split('\n');
       expect(mountLine).toContain('user_id=65534');

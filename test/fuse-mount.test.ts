@@ -79,7 +79,13 @@ describe('a real FUSE mount of a raw image + iomem', () => {
     const blocks = fs.statSync(out).blocks * 512;
     expect(blocks).toBeLessThan(fs.statSync(out).size / 4); // the 60 MiB hole is not written
     // Full names and short names (`lime`, `elf`, `raw`) pick the same files as the mount's.
-    for (const [view, file] of [['memory.lime', 'memory.lime'], ['lime', 'memory.lime'], ['elf', 'memory.elf'], ['raw', 'raw.bin'], ['iomem', 'iomem.txt']]) {
+    for (const [view, file] of [
+      ['memory.lime', 'memory.lime'],
+      ['lime', 'memory.lime'],
+      ['elf', 'memory.elf'],
+      ['raw', 'raw.bin'],
+      ['iomem', 'iomem.txt'],
+    ]) {
       const out = path.join(tmp, `${view}.out`);
       expect((await memview('export', m.raw, '--map', m.iomem, '--view', view, '-o', out)).code, view).toBe(0);
       expect((await run('cmp', [out, path.join(dir, file)])).code, view).toBe(0);

@@ -121,7 +121,11 @@ describe('an interrupted or failed export leaves nothing under the requested nam
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     it(`${signal} during the export: exit ${code}, one line, no file under the name, no temporary file left`, async () => {
       const dir = path.join(tmp, signal);
       const { raw, map } = bigMachine(dir);
@@ -138,7 +142,11 @@ describe('an interrupted or failed export leaves nothing under the requested nam
       child.kill(signal);
       child.kill('SIGCONT');
       expect(await exited).toBe(code);
-      expect(oneLine(stderr)).toMatch(new RegExp(`^memview: ${out}: export interrupted by ${signal} after \\d+ of ${BIG} bytes; the partial copy was removed, nothing is left under that name$`));
+      expect(oneLine(stderr)).toMatch(
+        new RegExp(
+          `^memview: ${out}: export interrupted by ${signal} after \\d+ of ${BIG} bytes; the partial copy was removed, nothing is left under that name$`,
+        ),
+      );
       expect(fs.readdirSync(outDir)).toEqual([]);
     });
   }
@@ -151,7 +159,11 @@ describe('an interrupted or failed export leaves nothing under the requested nam
     const out = path.join(full, 'out.padded');
     const r = await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out);
     expect(r.code, r.stderr).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(new RegExp(`^memview: ${out}: cannot write at offset \\d+ of ${PADDED_SIZE}: no space left on device \\(ENOSPC\\); the partial copy was removed, nothing is left under that name$`));
+    expect(oneLine(r.stderr)).toMatch(
+      new RegExp(
+        `^memview: ${out}: cannot write at offset \\d+ of ${PADDED_SIZE}: no space left on device \\(ENOSPC\\); the partial copy was removed, nothing is left under that name$`,
+      ),
+    );
     expect(fs.readdirSync(full)).toEqual([]);
     fs.writeFileSync(out, 'previous export');
     const again = await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out, '--force');
@@ -211,7 +223,9 @@ describe('an interrupted or failed export leaves nothing under the requested nam
     expect((await reader).code).toBe(0);
     expect(r.code, r.stderr).toBe(1);
     const line = oneLine(r.stderr);
-    const sent = new RegExp(`^memview: ${fifo}: the reader closed the pipe; (\\d+) of ${PADDED_SIZE} bytes went out; what was received is incomplete$`).exec(line);
+    const sent = new RegExp(`^memview: ${fifo}: the reader closed the pipe; (\\d+) of ${PADDED_SIZE} bytes went out; what was received is incomplete$`).exec(
+      line,
+    );
     expect(sent, line).not.toBeNull();
     expect(Number(sent![1])).toBeGreaterThanOrEqual(100_000);
     expect(Number(sent![1])).toBeLessThan(PADDED_SIZE);
@@ -231,7 +245,9 @@ describe('an interrupted or failed export leaves nothing under the requested nam
       child.kill('SIGINT');
       child.stdout.resume();
       expect(await exited).toBe(130);
-      expect(oneLine(stderr)).toMatch(new RegExp(`^memview: ${output}: export interrupted by SIGINT; \\d+ of ${BIG} bytes went out; what was received is incomplete$`));
+      expect(oneLine(stderr)).toMatch(
+        new RegExp(`^memview: ${output}: export interrupted by SIGINT; \\d+ of ${BIG} bytes went out; what was received is incomplete$`),
+      );
     });
   }
 });

@@ -85,7 +85,9 @@ describe('inputs that block or never end are refused at once', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(asSource.code, asSource.stderr).toBe(2);
     expect(asMap.code, asMap.stderr).toBe(2);
-    expect(asMap.stderr).toBe(`memview: ${fifo}: is a FIFO (named pipe), not a map file; save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)\n`);
+    expect(asMap.stderr).toBe(
+      `memview: ${fifo}: is a FIFO (named pipe), not a map file; save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)\n`,
+    );
     // Let the writer go (if memview's opens did not already): read once so `yes` gets EPIPE and ends.
     await run('timeout', ['2', 'head', '-c', '1', fifo]);
     await writer;

@@ -17,7 +17,11 @@ const RANGES: Range[] = [
 /** Mount points as /proc/self/mountinfo lists them (octal escapes decoded). */
 function mountedDirs(): string[] {
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => decode(l.split(' ')[4]));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => decode(l.split(' ')[4]));
 }
 
 describe('hostile mountpoint names: mount and unmount cleanly, nothing runs', () => {
@@ -85,7 +89,10 @@ describe('the mount says read-only everywhere (-o ro)', () => {
     const machine = writeMachine(path.join(tmp, 'machine'), RANGES);
     const dir = path.join(tmp, 'mnt');
     m = await startMount(machine.raw, dir, ['--map', machine.iomem]);
-    const line = fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === dir);
+    const line = fs
+      .readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[1] === dir);
     expect(line?.split(' ')[3].split(',')).toContain('ro');
     const script = `
 import errno, os, sys

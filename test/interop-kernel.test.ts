@@ -21,7 +21,10 @@ let mount: RunningMount;
 
 beforeAll(async () => {
   mount = await startMount(files.raw, dir, ['--map', files.iomem]);
-  for (const [view, out] of [['memory.elf', exported.elf], ['vmcore', exported.vmcore]]) {
+  for (const [view, out] of [
+    ['memory.elf', exported.elf],
+    ['vmcore', exported.vmcore],
+  ]) {
     const r = await memview('export', files.raw, '--map', files.iomem, '--view', view, '-o', out);
     expect(r).toMatchObject({ code: 0, stderr: '' });
   }
@@ -38,7 +41,9 @@ describe('kernel tools through the FUSE mount', () => {
     );
     const out = await drgnReads(path.join(dir, 'memory.elf'), reads);
     expect(out.linux_kernel).toBe(true);
-    out.reads.forEach((hex, i) => expect(hex, `phys 0x${reads[i].address.toString(16)}`).toBe(kernelPhysical(km, Number(reads[i].address), 64).toString('hex')));
+    out.reads.forEach((hex, i) =>
+      expect(hex, `phys 0x${reads[i].address.toString(16)}`).toBe(kernelPhysical(km, Number(reads[i].address), 64).toString('hex')),
+    );
   });
 
   it('drgn on vmcore: virtual reads of init_uts_ns (kernel-image loads) and of the direct map (through the kernel page tables)', async () => {

@@ -66,7 +66,11 @@ describe('an investigator at work', () => {
     fs.linkSync(m.raw, hard);
     fs.symlinkSync(m.raw, soft);
     for (const out of [hard, soft]) {
-      oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out, '--force'), 2, `memview: ${out}: is the source image; refusing to overwrite evidence`);
+      oneLine(
+        await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', out, '--force'),
+        2,
+        `memview: ${out}: is the source image; refusing to overwrite evidence`,
+      );
       expect(fileSha256(m.raw)).toBe(sha);
     }
   });
@@ -83,12 +87,23 @@ describe('an investigator at work', () => {
 
   it('export to a missing directory or onto a directory: one line naming the output', async () => {
     const missing = path.join(tmp, 'no such dir', 'out.raw');
-    oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', missing), 2, `memview: ${missing}: cannot create: directory ${path.dirname(missing)} does not exist`);
-    oneLine(await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', tmp), 2, new RegExp(`^memview: ${tmp}: is a directory; give a file name`));
+    oneLine(
+      await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', missing),
+      2,
+      `memview: ${missing}: cannot create: directory ${path.dirname(missing)} does not exist`,
+    );
+    oneLine(
+      await memview('export', m.raw, '--map', m.iomem, '--view', 'padded', '-o', tmp),
+      2,
+      new RegExp(`^memview: ${tmp}: is a directory; give a file name`),
+    );
   });
 
-  it('an unknown --view lists the views, a machine\'s many range files as one entry', async () => {
-    const many = writeMachine(path.join(tmp, 'many'), [0, 1, 2, 3, 4, 5].map((i) => ({ start: 0x100000 * (i + 1), end: 0x100000 * (i + 1) + 0xfff })));
+  it("an unknown --view lists the views, a machine's many range files as one entry", async () => {
+    const many = writeMachine(
+      path.join(tmp, 'many'),
+      [0, 1, 2, 3, 4, 5].map((i) => ({ start: 0x100000 * (i + 1), end: 0x100000 * (i + 1) + 0xfff })),
+    );
     oneLine(
       await memview('export', many.raw, '--map', many.iomem, '--view', 'bogus', '-o', path.join(tmp, 'o'), '--vmcoreinfo', 'off'),
       2,
@@ -104,7 +119,7 @@ describe('an investigator at work', () => {
     );
   });
 
-  it('umount refuses a mount that is not memview\'s (as root fusermount would unmount anything)', async () => {
+  it("umount refuses a mount that is not memview's (as root fusermount would unmount anything)", async () => {
     // Root: a tmpfs of our own (never a real disk). Others: /proc, which fusermount cannot unmount for them anyway.
     let dir = '/proc';
     let fstype = 'proc';
@@ -139,9 +154,17 @@ describe('an investigator at work', () => {
     const text = (await memview('info', m.raw, '--map', m.iomem, '--vmcoreinfo', 'off')).stdout;
     const json = JSON.parse((await memview('info', m.raw, '--map', m.iomem, '--json', '--vmcoreinfo', 'off')).stdout);
     const facts: string[] = [
-      json.source.path, json.source.format, json.source.detectedBy, String(json.source.size), json.source.mtime,
-      json.map.origin, String(json.map.ramBytes), ...json.map.ranges.flatMap((r: { start: string; end: string }) => [r.start, r.end]),
-      ...json.views.filter((v: { name: string }) => v.name !== 'info.json').flatMap((v: { name: string; size: number; notes?: string[] }) => [v.name, String(v.size), ...(v.notes ?? [])]),
+      json.source.path,
+      json.source.format,
+      json.source.detectedBy,
+      String(json.source.size),
+      json.source.mtime,
+      json.map.origin,
+      String(json.map.ramBytes),
+      ...json.map.ranges.flatMap((r: { start: string; end: string }) => [r.start, r.end]),
+      ...json.views
+        .filter((v: { name: string }) => v.name !== 'info.json')
+        .flatMap((v: { name: string; size: number; notes?: string[] }) => [v.name, String(v.size), ...(v.notes ?? [])]),
       ...json.notes,
     ];
     for (const f of facts) expect(text, f).toContain(f);
@@ -173,7 +196,11 @@ describe('an investigator at work', () => {
     const big = path.join(tmp, 'big.raw');
     fs.writeFileSync(big, '');
     fs.truncateSync(big, 600 * 2 ** 20);
-    oneLine(await memview('info', m.raw, '--map', big), 2, `memview: ${big}: ${600 * 2 ** 20} bytes is too large for a memory map (/proc/iomem or a boot log, at most 256.0 MiB read); is this the image? (for a long syslog, give only the boot's lines)`);
+    oneLine(
+      await memview('info', m.raw, '--map', big),
+      2,
+      `memview: ${big}: ${600 * 2 ** 20} bytes is too large for a memory map (/proc/iomem or a boot log, at most 256.0 MiB read); is this the image? (for a long syslog, give only the boot's lines)`,
+    );
   });
 
   it('a mountpoint reached through a symlink stays mounted and unmounts by that name', async () => {
@@ -185,7 +212,12 @@ describe('an investigator at work', () => {
     mounts.push(mt);
     await new Promise((r) => setTimeout(r, 1500)); // the mount process polls the mount table every 500 ms
     expect(mt.child.exitCode, mt.output()).toBeNull();
-    expect((await run('cat', [path.join(link, 'iomem.txt')])).stdout).toBe(iomemText(RANGES).split('\n').filter((l) => / : System RAM$/.test(l)).join('\n') + '\n');
+    expect((await run('cat', [path.join(link, 'iomem.txt')])).stdout).toBe(
+      iomemText(RANGES)
+        .split('\n')
+        .filter((l) => / : System RAM$/.test(l))
+        .join('\n') + '\n',
+    );
     const r = await memview('umount', link);
     expect(r.stderr).toBe('');
     expect(await mt.stop()).toBe(0);

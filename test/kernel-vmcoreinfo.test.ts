@@ -15,8 +15,8 @@ function findVmcoreinfoNotes(buf: Buffer, base = 0): VmcoreinfoNote[] {
 
 // KASLR'd kernel: swapper_pg_dir at 0xffffffffa5e0a000, phys_base -476053504 (-0x1c600000):
 // physical page table = 0xffffffffa5e0a000 - 0xffffffff80000000 - 0x1c600000 = 0x0980a000.
-const LINES = kernelMachine({ osrelease: '6.1.0-18-amd64', kernelOffset: 0x24800000n }).noteText
-  .replace(/^SYMBOL\(swapper_pg_dir\)=.*$/m, 'SYMBOL(swapper_pg_dir)=ffffffffa5e0a000')
+const LINES = kernelMachine({ osrelease: '6.1.0-18-amd64', kernelOffset: 0x24800000n })
+  .noteText.replace(/^SYMBOL\(swapper_pg_dir\)=.*$/m, 'SYMBOL(swapper_pg_dir)=ffffffffa5e0a000')
   .replace(/^NUMBER\(phys_base\)=.*$/m, 'NUMBER(phys_base)=-476053504')
   .split('\n')
   .slice(0, -1);

@@ -35,7 +35,11 @@ describe('--map auto end to end through a real FUSE mount', () => {
       expect(cmp.stdout + cmp.stderr).toBe('');
       expect(cmp.code).toBe(0);
       const info = JSON.parse(fs.readFileSync(path.join(m.dir, 'info.json'), 'utf8'));
-      expect(info.map.ranges.map((r: { start: string; end: string }) => `${r.start}-${r.end}`)).toEqual(['0x1000-0x9fbff', '0x100000-0x1ffffff', '0x2400000-0x25fffff']);
+      expect(info.map.ranges.map((r: { start: string; end: string }) => `${r.start}-${r.end}`)).toEqual([
+        '0x1000-0x9fbff',
+        '0x100000-0x1ffffff',
+        '0x2400000-0x25fffff',
+      ]);
       await m.stop();
     });
   }
@@ -62,7 +66,11 @@ describe('memview map: candidates ranked by evidence', () => {
     ]);
     expect(rep.chosen).toBe(0);
     expect(rep.confidence).toBe('high');
-    expect(rep.reason).toMatch(new RegExp(`RAM total equals the image size .* page ${pgd} is a 4-level page table: 66 kernel-half entries into RAM \\(64 of them to all-zero tables.*translates _stext to 0x[0-9a-f]+ as phys_base says; 1 other fitting map fails it`));
+    expect(rep.reason).toMatch(
+      new RegExp(
+        `RAM total equals the image size .* page ${pgd} is a 4-level page table: 66 kernel-half entries into RAM \\(64 of them to all-zero tables.*translates _stext to 0x[0-9a-f]+ as phys_base says; 1 other fitting map fails it`,
+      ),
+    );
     const text = await memview('map', img.raw);
     expect(text.stdout).toMatch(/^\* 1\. image offset 0x[0-9a-f]+ \(printk ring buffer\)$/m);
     expect(text.stdout).toMatch(new RegExp(`content contradicts: page ${pgd} is not the kernel's top-level page table`));
@@ -88,10 +96,12 @@ describe('--map auto refuses with the evidence', () => {
     const r = await memview('info', img.raw);
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/a raw image needs a memory map and none was found in it: no memory map found \(looked for the boot log's e820 map .* and the VMCOREINFO note in the image\); pass --map/);
+    expect(r.stderr).toMatch(
+      /a raw image needs a memory map and none was found in it: no memory map found \(looked for the boot log's e820 map .* and the VMCOREINFO note in the image\); pass --map/,
+    );
   });
 
-  it('only an earlier boot\'s log (wrong size): exit 2 with the candidate table', async () => {
+  it("only an earlier boot's log (wrong size): exit 2 with the candidate table", async () => {
     const img = image([log(0x300000, ringbufferBlocks(messages('4.12', EARLIER_FIRMWARE)))]);
     const dir = path.join(tmp, 'never');
     fs.mkdirSync(dir);

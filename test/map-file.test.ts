@@ -45,13 +45,20 @@ describe('--map FILE accepts a boot log as well as /proc/iomem', () => {
     expect(r.code).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info.map.origin).toMatch(/boot\.log lines 3-\d+ \(boot log e820 map, 2 edits replayed\)/);
-    expect(info.map.ranges.map((x: { start: string; end: string }) => `${x.start}-${x.end}`)).toEqual(['0x1000-0x9fbff', '0x100000-0x4fffff', '0x800000-0x8fffff']);
+    expect(info.map.ranges.map((x: { start: string; end: string }) => `${x.start}-${x.end}`)).toEqual([
+      '0x1000-0x9fbff',
+      '0x100000-0x4fffff',
+      '0x800000-0x8fffff',
+    ]);
   });
 
   it('a log with two boots: the boot whose RAM total equals the image size is used', async () => {
     const bigger = FIRMWARE.map((e) => (e.start === 0x800000 ? { ...e, end: 0x9fffff } : e));
     const log = path.join(dir, 'two-boots.log');
-    fs.writeFileSync(log, dmesgText([...bootMessages('4.12', bigger, EDITS), ...bootMessages('4.12', FIRMWARE, EDITS), ...bootMessages('4.12', bigger, EDITS)]));
+    fs.writeFileSync(
+      log,
+      dmesgText([...bootMessages('4.12', bigger, EDITS), ...bootMessages('4.12', FIRMWARE, EDITS), ...bootMessages('4.12', bigger, EDITS)]),
+    );
     const r = await memview(['info', machine.raw, '--map', log, '--json']);
     expect(r.stderr).toBe('');
     const info = JSON.parse(r.stdout);

@@ -10,7 +10,10 @@ const DIR = path.join(__dirname, '..', 'fixtures', 'maps', 'dmesg');
 const asLines = (ranges: RamRange[]) => formatExpected(ranges.map((r) => ({ start: r.start, end: r.start + r.length - 1 })));
 
 describe('dmesg e820 maps, every era (hand-derived expected maps)', () => {
-  const fixtures = fs.readdirSync(DIR).filter((f) => f.endsWith('.expected')).map((f) => f.replace(/\.expected$/, ''));
+  const fixtures = fs
+    .readdirSync(DIR)
+    .filter((f) => f.endsWith('.expected'))
+    .map((f) => f.replace(/\.expected$/, ''));
 
   it('has a fixture for every era and edit kind', () => {
     expect(fixtures.sort()).toEqual([
@@ -38,10 +41,7 @@ describe('dmesg e820 maps, every era (hand-derived expected maps)', () => {
     const [old] = parseDmesg(fs.readFileSync(path.join(DIR, 'era-2.6-reserve-low.dmesg'), 'latin1'));
     expect(old.era).toBe('pre-3.5');
     expect(old.firmwareEntries).toBe(6);
-    expect(old.edits).toEqual([
-      'update [0x0-0xffff] usable ==> reserved (line 17)',
-      'remove [0xa0000-0xfffff] usable (line 18)',
-    ]);
+    expect(old.edits).toEqual(['update [0x0-0xffff] usable ==> reserved (line 17)', 'remove [0xa0000-0xfffff] usable (line 18)']);
     expect(old.skipped).toEqual(['update [0x3ffef000-0x3ffeffff] usable ==> reserved (line 21: applies to e820_saved, not the RAM map)']);
     const [kexec] = parseDmesg(fs.readFileSync(path.join(DIR, 'era-6.x-syslog-kexec.dmesg'), 'latin1'));
     expect(kexec.era).toBe('3.5+');
@@ -72,7 +72,7 @@ describe('dmesg e820 maps, every era (hand-derived expected maps)', () => {
   });
 });
 
-describe('applyEdit (the kernel\'s range update/remove)', () => {
+describe("applyEdit (the kernel's range update/remove)", () => {
   const table = [
     { start: 0, end: 0x10000, type: 'usable' },
     { start: 0x10000, end: 0x20000, type: 'reserved' },

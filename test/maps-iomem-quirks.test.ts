@@ -42,7 +42,13 @@ describe('/proc/iomem quirks', () => {
   });
 
   it('System RAM nested inside System RAM (containers) is counted once', () => {
-    const text = ['00001000-0009fbff : System RAM', '00100000-7ffdffff : System RAM', '  00100000-7ffdffff : System RAM', '    01000000-01a031d0 : Kernel code', ''].join('\n');
+    const text = [
+      '00001000-0009fbff : System RAM',
+      '00100000-7ffdffff : System RAM',
+      '  00100000-7ffdffff : System RAM',
+      '    01000000-01a031d0 : Kernel code',
+      '',
+    ].join('\n');
     expect(parseIomem(text)).toEqual([r(0x1000, 0x9fbff), r(0x100000, 0x7ffdffff)]);
   });
 

@@ -27,9 +27,19 @@ const FORMS: { name: string; form: LogForm; era: Era; bytes: (m: string[]) => Bu
   { name: 'dmesg text copy (page cache), 6.x wording', form: 'text', era: '4.12', bytes: (m) => Buffer.from(dmesgText(m)) },
   { name: '<= 3.4 log_buf text (<6>[ts] lines)', form: 'text', era: 'pre-3.5', bytes: oldLogBuf },
   { name: '3.5-5.9 printk_log records, 8-byte aligned, no newlines', form: 'printk_log', era: '3.5', bytes: (m) => printkLogRecords(m) },
-  { name: 'printk_log records, 4-byte aligned with caller_id (x86, CONFIG_PRINTK_CALLER)', form: 'printk_log', era: '4.12', bytes: (m) => printkLogRecords(m, { align: 4, callerId: true }) },
+  {
+    name: 'printk_log records, 4-byte aligned with caller_id (x86, CONFIG_PRINTK_CALLER)',
+    form: 'printk_log',
+    era: '4.12',
+    bytes: (m) => printkLogRecords(m, { align: 4, callerId: true }),
+  },
   { name: '>= 5.10 printk_ringbuffer text blocks', form: 'printk_ringbuffer', era: '4.12', bytes: (m) => ringbufferBlocks(m) },
-  { name: 'printk_ringbuffer with ids wrapping to 0 inside the map', form: 'printk_ringbuffer', era: '7.0', bytes: (m) => ringbufferBlocks(m, (1n << 62n) - 5n) },
+  {
+    name: 'printk_ringbuffer with ids wrapping to 0 inside the map',
+    form: 'printk_ringbuffer',
+    era: '7.0',
+    bytes: (m) => ringbufferBlocks(m, (1n << 62n) - 5n),
+  },
 ];
 
 describe('boot log recognisers over raw memory', () => {
@@ -43,14 +53,14 @@ describe('boot log recognisers over raw memory', () => {
     });
   }
 
-  it('records separated by binary headers: no entry is skipped or merged with the next (raw2padded\'s greedy regex)', () => {
+  it("records separated by binary headers: no entry is skipped or merged with the next (raw2padded's greedy regex)", () => {
     const many = FIRMWARE.flatMap((e, i) => [e, { start: 0x1000000 * (i + 2), end: 0x1000000 * (i + 2) + 0xfff, type: 'ACPI data' }]);
     many.sort((a, b) => a.start - b.start);
     const [m] = findLogMaps(embed(printkLogRecords(bootMessages('3.5', many, []))));
     expect(m.map.firmwareEntries).toBe(many.length);
   });
 
-  it('the kernel\'s own format strings are not a log', () => {
+  it("the kernel's own format strings are not a log", () => {
     expect(findLogMaps(Buffer.concat([randomBytes(100), RODATA, randomBytes(100)]))).toEqual([]);
   });
 

@@ -48,7 +48,9 @@ describe('mount helpers of a raw image', () => {
   it('ranges/<start>-<end>.bin hold each RAM range exactly; crash.args lists them with their addresses', async () => {
     const { files } = await ofRaw();
     for (const r of RANGES) expect(files.get(`ranges/${hex8(r.start)}-${hex8(r.end)}.bin`)!.equals(ramBytes(r.start, rangeLength(r), m.salt))).toBe(true);
-    expect(files.get('crash.args')!.toString()).toBe(RANGES.map((r) => `ranges/${hex8(r.start)}-${hex8(r.end)}.bin@0x${r.start.toString(16)}`).join(',') + '\n');
+    expect(files.get('crash.args')!.toString()).toBe(
+      RANGES.map((r) => `ranges/${hex8(r.start)}-${hex8(r.end)}.bin@0x${r.start.toString(16)}`).join(',') + '\n',
+    );
   });
 
   it('leechcore.lime passes LeechCore and Volatility 3 LiME rules and serves the machine; memory.lime fails LeechCore (why it exists)', async () => {
@@ -95,7 +97,12 @@ describe('mount helpers of a raw image', () => {
   it('README.txt names a file and a command line for each tool', async () => {
     const { files } = await ofRaw();
     const readme = files.get('README.txt')!.toString();
-    for (const line of ['vol -f memory.elf', 'crash /path/to/vmlinux $(cat crash.args)', 'memprocfs -device memory.elf', `-device ${path.resolve(m.raw)} -memmap memprocfs.memmap`]) {
+    for (const line of [
+      'vol -f memory.elf',
+      'crash /path/to/vmlinux $(cat crash.args)',
+      'memprocfs -device memory.elf',
+      `-device ${path.resolve(m.raw)} -memmap memprocfs.memmap`,
+    ]) {
       expect(readme).toContain(line);
     }
     expect(readme).toContain('Kernel: no usable VMCOREINFO note'); // not scanned in process: said plainly

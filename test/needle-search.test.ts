@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../src/io/byte-source';
 import { searchSource } from '../src/search/needle-search';
 
-
 /** Every offset of `needle` in `buf`, by brute force (the reference). */
 function naive(buf: Buffer, needle: Buffer): number[] {
   const out: number[] = [];

@@ -41,7 +41,7 @@ describe('LiME parser', () => {
       bytes.writeUInt32LE(1, at + 4);
       bytes.writeBigUInt64LE(BigInt(i * 0x2000), at + 8);
       bytes.writeBigUInt64LE(BigInt(i * 0x2000), at + 16);
-      bytes[at + 32] = 0x80 | i % 127;
+      bytes[at + 32] = 0x80 | (i % 127);
     }
     const image = new CountingSource(bytes);
     const parsed = await parseLime(image);
@@ -52,9 +52,16 @@ describe('LiME parser', () => {
   });
 
   it('names the record at fault by its file offset', async () => {
-    const bytes = materialise(limeImage([{ start: 0x1000, end: 0x1fff }, { start: 0x3000, end: 0x3fff }]));
+    const bytes = materialise(
+      limeImage([
+        { start: 0x1000, end: 0x1fff },
+        { start: 0x3000, end: 0x3fff },
+      ]),
+    );
     bytes.writeUInt32LE(2, 32 + 0x1000 + 4); // second header's version
-    await expect(parseLime(new BufferSource(bytes, 'two.lime'))).rejects.toThrow('two.lime: LiME version 2 at file offset 0x1024 is not supported (expected 1)');
+    await expect(parseLime(new BufferSource(bytes, 'two.lime'))).rejects.toThrow(
+      'two.lime: LiME version 2 at file offset 0x1024 is not supported (expected 1)',
+    );
   });
 });
 

@@ -35,7 +35,10 @@ const scratch = () => path.join(tmp, String(serial++));
 const mapArb = fc
   .array(
     fc.record({
-      gap: fc.oneof(fc.integer({ min: 0, max: 3 * PAGE }), fc.integer({ min: 1, max: 8 }).map((g) => g * 2 ** 30 + 0x1000)),
+      gap: fc.oneof(
+        fc.integer({ min: 0, max: 3 * PAGE }),
+        fc.integer({ min: 1, max: 8 }).map((g) => g * 2 ** 30 + 0x1000),
+      ),
       length: fc.integer({ min: 1, max: 6 * PAGE }),
     }),
     { minLength: 1, maxLength: 5 },
@@ -197,7 +200,10 @@ describe('random header mutations never crash the parsers', () => {
     const base = materialise(
       elfCoreImage(
         ranges.map((r) => ({ paddr: BigInt(r.start), data: ramBytes(r.start, r.end - r.start + 1) })),
-        [{ name: 'CORE', type: 1, desc: Buffer.alloc(336) }, { name: 'VMCOREINFO', type: 0, desc: Buffer.from('OSRELEASE=6.1.0\nPAGESIZE=4096\n') }],
+        [
+          { name: 'CORE', type: 1, desc: Buffer.alloc(336) },
+          { name: 'VMCOREINFO', type: 0, desc: Buffer.from('OSRELEASE=6.1.0\nPAGESIZE=4096\n') },
+        ],
       ),
     );
     const notesAt = 64 + 4 * 56;
@@ -209,7 +215,14 @@ describe('random header mutations never crash the parsers', () => {
 
   it('AVML: record headers, Snappy chunk headers and trailers', async () => {
     const file = path.join(tmp, 'base.avml');
-    const written = await writeAvml(file, [{ start: 0x1000, end: 0x20fff }, { start: 0x100000, end: 0x11ffff }], (s, n) => ramBytes(s, n));
+    const written = await writeAvml(
+      file,
+      [
+        { start: 0x1000, end: 0x20fff },
+        { start: 0x100000, end: 0x11ffff },
+      ],
+      (s, n) => ramBytes(s, n),
+    );
     const base = fs.readFileSync(file);
     const regions: [number, number][] = [
       ...written.blocks.map((b): [number, number] => [b.fileOffset, b.fileOffset + 32]),

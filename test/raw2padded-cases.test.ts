@@ -60,7 +60,10 @@ describe('raw2padded failure cases', () => {
     const padded = path.join(m.dir, 'padded.raw');
     expect(fs.statSync(padded).size).toBe(0x50100000);
     const at = async (offset: number, length: number) =>
-      (await run('dd', [`if=${padded}`, 'bs=4096', `skip=${Math.floor(offset / 4096)}`, 'count=1', 'status=none'], { encoding: 'latin1' })).stdout.slice(offset % 4096, (offset % 4096) + length);
+      (await run('dd', [`if=${padded}`, 'bs=4096', `skip=${Math.floor(offset / 4096)}`, 'count=1', 'status=none'], { encoding: 'latin1' })).stdout.slice(
+        offset % 4096,
+        (offset % 4096) + length,
+      );
     expect(await at(0x40100000, mid.length)).toBe(mid.toString());
     expect(await at(0x50100000 - end.length, end.length)).toBe(end.toString());
   });
@@ -106,7 +109,7 @@ describe('raw2padded failure cases', () => {
     expect(rep.confidence).toBe('high');
   });
 
-  it('records separated by binary headers, types with digits and parentheses (raw2padded\'s greedy regex skips entries)', async () => {
+  it("records separated by binary headers, types with digits and parentheses (raw2padded's greedy regex skips entries)", async () => {
     const fw: E820Line[] = [...FIRMWARE.slice(0, 4), { start: 0x2000000, end: 0x23fffff, type: 'persistent (type 12)' }, ...FIRMWARE.slice(5)];
     const img = logMachine(tmp, [log(0x300000, printkLogRecords(messages('4.12', fw), { align: 4, callerId: true }))]);
     const rep = JSON.parse((await memview('map', img.raw, '--json')).stdout);

@@ -235,7 +235,10 @@ describe('HttpSource over nginx', () => {
   it('not found, not authorised: one line at open, without the query string', async () => {
     const cases: [string, RegExp][] = [
       ['missing.raw', /^http:\/\/127\.0\.0\.1:\d+\/missing\.raw: cannot open: not found \(HTTP 404 Not Found\)$/],
-      ['private/host.raw', /\/private\/host\.raw: cannot open: not authorised \(HTTP 403 Forbidden; an expired or wrong signature, SAS token or credentials\?\)$/],
+      [
+        'private/host.raw',
+        /\/private\/host\.raw: cannot open: not authorised \(HTTP 403 Forbidden; an expired or wrong signature, SAS token or credentials\?\)$/,
+      ],
       ['login/host.raw', /\/login\/host\.raw: cannot open: not authorised \(HTTP 401 Unauthorized;/],
       ['down/host.raw', /\/down\/host\.raw: cannot open: HTTP 503 /],
     ];
@@ -251,7 +254,9 @@ describe('HttpSource over nginx', () => {
 
   it('https with a certificate nobody trusts: one line saying how to trust a private CA', async () => {
     const err = await failure(openHttpSource(`${nginx.httpsBase}/host.raw?${SECRET}`));
-    expect(err.message).toBe(`${nginx.httpsBase}/host.raw: cannot open: TLS certificate not accepted (DEPTH_ZERO_SELF_SIGNED_CERT; a private CA: NODE_EXTRA_CA_CERTS=ca.pem)`);
+    expect(err.message).toBe(
+      `${nginx.httpsBase}/host.raw: cannot open: TLS certificate not accepted (DEPTH_ZERO_SELF_SIGNED_CERT; a private CA: NODE_EXTRA_CA_CERTS=ca.pem)`,
+    );
   });
 
   it('no message above, nor the source label, carries the signature', async () => {
@@ -267,7 +272,9 @@ describe('HttpSource over nginx', () => {
 describe('redactUrl', () => {
   it('drops user info, query string and fragment, keeps scheme, host, port and path', () => {
     expect(redactUrl('https://acct.blob.core.windows.net/dumps/host.raw?sv=2024-01-01&sig=abc%2B')).toBe('https://acct.blob.core.windows.net/dumps/host.raw');
-    expect(redactUrl('https://u:p@bucket.s3.amazonaws.com:8443/case42/host.avml?X-Amz-Signature=ff#x')).toBe('https://bucket.s3.amazonaws.com:8443/case42/host.avml');
+    expect(redactUrl('https://u:p@bucket.s3.amazonaws.com:8443/case42/host.avml?X-Amz-Signature=ff#x')).toBe(
+      'https://bucket.s3.amazonaws.com:8443/case42/host.avml',
+    );
     expect(redactUrl('s3://case42/host.lime')).toBe('s3://case42/host.lime');
     expect(redactUrl('http://h/p@q/x?y=@z')).toBe('http://h/p@q/x');
   });

@@ -101,7 +101,9 @@ describe('remote sources through the CLI', () => {
     const dd = await run('dd', [`if=${path.join(m.dir, 'raw.bin')}`, 'of=/dev/null', 'bs=4096', 'skip=3000', 'count=1']);
     expect(dd.code).not.toBe(0);
     expect(dd.stderr).toMatch(/Input\/output error/);
-    expect(m.output()).toMatch(/read error in raw\.bin: http:\/\/127\.0\.0\.1:\d+\/replaced\.raw: the object changed since it was opened \(HTTP 412: it no longer matches ETag "[0-9a-f-]+"\)/);
+    expect(m.output()).toMatch(
+      /read error in raw\.bin: http:\/\/127\.0\.0\.1:\d+\/replaced\.raw: the object changed since it was opened \(HTTP 412: it no longer matches ETag "[0-9a-f-]+"\)/,
+    );
     noSecret(m.output());
     expect((await run('ls', [m.dir])).stdout).toContain('padded.raw');
     expect(m.child.exitCode).toBeNull();
@@ -127,9 +129,13 @@ describe('remote sources through the CLI', () => {
   it('a remote raw image without a map: refused with what --map auto would read; --map auto says it, then finds the map', async () => {
     const no = await memview('info', url('sample/machine.raw'));
     expect(no.code).toBe(2);
-    expect(no.stderr.trim()).toMatch(/^memview: http:\/\/127\.0\.0\.1:\d+\/sample\/machine\.raw: a raw image needs a memory map: .* --map auto searches the image for its boot log, reading up to 11\.6 MiB of its 11\.6 MiB \(--remote-scan-mb 512\)$/);
+    expect(no.stderr.trim()).toMatch(
+      /^memview: http:\/\/127\.0\.0\.1:\d+\/sample\/machine\.raw: a raw image needs a memory map: .* --map auto searches the image for its boot log, reading up to 11\.6 MiB of its 11\.6 MiB \(--remote-scan-mb 512\)$/,
+    );
     const auto = await memview('info', url('sample/machine.raw'), '--map', 'auto', '--remote-scan-mb', '8', '--json');
-    expect(auto.stderr).toMatch(/memview: --map auto: searching http:\/\/127\.0\.0\.1:\d+\/sample\/machine\.raw for its boot log, reading up to 8\.0 MiB of its 11\.6 MiB \(--remote-scan-mb 8\)/);
+    expect(auto.stderr).toMatch(
+      /memview: --map auto: searching http:\/\/127\.0\.0\.1:\d+\/sample\/machine\.raw for its boot log, reading up to 8\.0 MiB of its 11\.6 MiB \(--remote-scan-mb 8\)/,
+    );
     expect(auto.code).toBe(0);
     const j = JSON.parse(auto.stdout);
     expect(j.map.origin).toMatch(/^auto: /);
@@ -146,7 +152,26 @@ describe('remote sources through the CLI', () => {
     expect((await memview('export', machine.raw, '--map', machine.iomem, '--view', 'lime', '-o', local, '--vmcoreinfo', 'off')).code).toBe(0);
     expect(await sha256sum(out)).toBe(await sha256sum(local));
     // script(1) gives the export a terminal; /slow/ (4 MiB/s) makes it last long enough for the line.
-    const tty = await run('script', ['-qec', [process.execPath, BIN, 'export', url('slow/machine.raw'), '--map', machine.iomem, '--view', 'raw', '-o', path.join(tmp, 'tty.raw'), '--vmcoreinfo', 'off'].map((a) => `'${a}'`).join(' '), '/dev/null']);
+    const tty = await run('script', [
+      '-qec',
+      [
+        process.execPath,
+        BIN,
+        'export',
+        url('slow/machine.raw'),
+        '--map',
+        machine.iomem,
+        '--view',
+        'raw',
+        '-o',
+        path.join(tmp, 'tty.raw'),
+        '--vmcoreinfo',
+        'off',
+      ]
+        .map((a) => `'${a}'`)
+        .join(' '),
+      '/dev/null',
+    ]);
     expect(tty.code).toBe(0);
     expect(tty.stdout).toMatch(/memview: export raw\.bin: fetched \d+\.\d MiB of http:\/\/127\.0\.0\.1:\d+\/slow\/machine\.raw at \d+\.\d MiB\/s/);
     noSecret(tty.stdout);
@@ -156,8 +181,21 @@ describe('remote sources through the CLI', () => {
     const u = `${nginx.httpsBase}/machine.raw?${SECRET}`;
     const bad = await memview('info', u, '--map', machine.iomem);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim()).toBe(`memview: ${nginx.httpsBase}/machine.raw: cannot open: TLS certificate not accepted (DEPTH_ZERO_SELF_SIGNED_CERT; a private CA: NODE_EXTRA_CA_CERTS=ca.pem)`);
-    const ok = await run('env', [`NODE_EXTRA_CA_CERTS=${nginx.caFile}`, process.execPath, BIN, 'info', u, '--map', machine.iomem, '--json', '--vmcoreinfo', 'off']);
+    expect(bad.stderr.trim()).toBe(
+      `memview: ${nginx.httpsBase}/machine.raw: cannot open: TLS certificate not accepted (DEPTH_ZERO_SELF_SIGNED_CERT; a private CA: NODE_EXTRA_CA_CERTS=ca.pem)`,
+    );
+    const ok = await run('env', [
+      `NODE_EXTRA_CA_CERTS=${nginx.caFile}`,
+      process.execPath,
+      BIN,
+      'info',
+      u,
+      '--map',
+      machine.iomem,
+      '--json',
+      '--vmcoreinfo',
+      'off',
+    ]);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).source.size).toBe(fs.statSync(machine.raw).size);
   });
@@ -169,7 +207,9 @@ describe('remote sources through the CLI', () => {
       const dd = await run('dd', [`if=${path.join(m.dir, 'raw.bin')}`, 'of=/dev/null', 'bs=4096', 'skip=4000', 'count=1']);
       expect(dd.code).not.toBe(0);
       expect(dd.stderr).toMatch(/Input\/output error/);
-      expect(m.output()).toMatch(/read error in raw\.bin: http:\/\/127\.0\.0\.1:\d+\/machine\.raw: connection refused \(bytes \d+-\d+, gave up after 5 tries\)/);
+      expect(m.output()).toMatch(
+        /read error in raw\.bin: http:\/\/127\.0\.0\.1:\d+\/machine\.raw: connection refused \(bytes \d+-\d+, gave up after 5 tries\)/,
+      );
     } finally {
       await nginx.start();
     }
@@ -190,7 +230,12 @@ describe('s3:// through the CLI', () => {
   beforeAll(async () => {
     machine = writeMachine(path.join(tmp, 'm'), RANGES, 0x16);
     server = await startS3Server(path.join(tmp, 's3'), 'case42');
-    const c = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET } });
+    const c = new S3Client({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET },
+    });
     await c.send(new PutObjectCommand({ Bucket: 'case42', Key: 'host.raw', Body: fs.readFileSync(machine.raw) }));
     await c.send(new PutObjectCommand({ Bucket: 'case42', Key: 'iomem.txt', Body: fs.readFileSync(machine.iomem) }));
     c.destroy();
@@ -202,23 +247,59 @@ describe('s3:// through the CLI', () => {
   });
 
   const env = (secret = S3_SECRET) => [
-    `AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY}`, `AWS_SECRET_ACCESS_KEY=${secret}`, `AWS_CONFIG_FILE=${tmp}/none`, `AWS_SHARED_CREDENTIALS_FILE=${tmp}/none`, 'AWS_REGION=',
+    `AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY}`,
+    `AWS_SECRET_ACCESS_KEY=${secret}`,
+    `AWS_CONFIG_FILE=${tmp}/none`,
+    `AWS_SHARED_CREDENTIALS_FILE=${tmp}/none`,
+    'AWS_REGION=',
   ];
 
   it('mount s3://bucket/key with --s3-endpoint and --map s3://…: views equal the reference', async () => {
     process.env.AWS_ACCESS_KEY_ID = S3_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = S3_SECRET;
-    const m = await startMount('s3://case42/host.raw', path.join(tmp, 'mnt'), ['--s3-endpoint', server.endpoint, '--map', 's3://case42/iomem.txt', '--vmcoreinfo', 'off']);
+    const m = await startMount('s3://case42/host.raw', path.join(tmp, 'mnt'), [
+      '--s3-endpoint',
+      server.endpoint,
+      '--map',
+      's3://case42/iomem.txt',
+      '--vmcoreinfo',
+      'off',
+    ]);
     mounts.push(m);
     expect(await sha256sum(path.join(m.dir, 'padded.raw'))).toBe(sha256(expectedPadded(RANGES, 0x16)));
     expect(JSON.parse(fs.readFileSync(path.join(m.dir, 'info.json'), 'utf8')).remote.url).toBe('s3://case42/host.raw');
   });
 
   it('AWS_ENDPOINT_URL from the environment; a wrong secret is not authorised (exit 2, one line)', async () => {
-    const withEndpoint = await run('env', ['-u', 'AWS_PROFILE', ...env(), `AWS_ENDPOINT_URL=${server.endpoint}`, process.execPath, BIN, 'info', 's3://case42/host.raw', '--map', machine.iomem, '--json', '--vmcoreinfo', 'off']);
+    const withEndpoint = await run('env', [
+      '-u',
+      'AWS_PROFILE',
+      ...env(),
+      `AWS_ENDPOINT_URL=${server.endpoint}`,
+      process.execPath,
+      BIN,
+      'info',
+      's3://case42/host.raw',
+      '--map',
+      machine.iomem,
+      '--json',
+      '--vmcoreinfo',
+      'off',
+    ]);
     expect(withEndpoint.code).toBe(0);
     expect(JSON.parse(withEndpoint.stdout).remote.etag).toMatch(/^"[0-9a-f]{32}"$/);
-    const bad = await run('env', ['-u', 'AWS_PROFILE', ...env('wrong'), `AWS_ENDPOINT_URL=${server.endpoint}`, process.execPath, BIN, 'info', 's3://case42/host.raw', '--map', machine.iomem]);
+    const bad = await run('env', [
+      '-u',
+      'AWS_PROFILE',
+      ...env('wrong'),
+      `AWS_ENDPOINT_URL=${server.endpoint}`,
+      process.execPath,
+      BIN,
+      'info',
+      's3://case42/host.raw',
+      '--map',
+      machine.iomem,
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toMatch(/^memview: s3:\/\/case42\/host\.raw: cannot open: not authorised \(HTTP 403 /);
     expect(bad.stderr).not.toContain('wrong');

@@ -44,7 +44,12 @@ describe('s3:// over an S3-compatible server (SigV4 checked)', () => {
   const opened: RemoteSource[] = [];
   const saved = { ...process.env };
   const put = async (key: string, body: Buffer) => {
-    const c = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET } });
+    const c = new S3Client({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET },
+    });
     await c.send(new PutObjectCommand({ Bucket: server.bucket, Key: key, Body: body }));
     c.destroy();
   };
@@ -132,7 +137,7 @@ describe('s3:// over an S3-compatible server (SigV4 checked)', () => {
     }
   });
 
-  it('the object replaced while open: EIO saying it changed (the answer\'s ETag is checked)', async () => {
+  it("the object replaced while open: EIO saying it changed (the answer's ETag is checked)", async () => {
     await put('dir/replaced.raw', bytes);
     const src = await open('dir/replaced.raw', FAST_FAIL);
     const buf = Buffer.alloc(16);

@@ -54,7 +54,16 @@ const qemuNotes: Note[] = [
  * tables in RAM), so its mount also serves vmcore, which goes round too.
  */
 const SHAPES: { name: string; make: () => { file: string; options: OpenOptions } }[] = [
-  { name: 'raw + iomem', make: () => ({ file: write('machine.raw', RANGES.map((r) => mem(r.start, rangeLength(r)))), options: { map: iomem } }) },
+  {
+    name: 'raw + iomem',
+    make: () => ({
+      file: write(
+        'machine.raw',
+        RANGES.map((r) => mem(r.start, rangeLength(r))),
+      ),
+      options: { map: iomem },
+    }),
+  },
   { name: 'padded + iomem', make: () => ({ file: write('machine.padded', paddedChunks()), options: { map: iomem } }) },
   { name: 'LiME (exact)', make: () => ({ file: write('machine.lime', limeImage(RANGES, mem)), options: {} }) },
   { name: 'LiME (module quirks)', make: () => ({ file: write('module.lime', limeModuleImage(RANGES, mem)), options: {} }) },

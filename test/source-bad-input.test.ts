@@ -70,8 +70,16 @@ const CASES: { name: string; make: () => string; message: RegExp }[] = [
   },
   {
     name: 'all-zero p_paddr',
-    make: () => file('zeropaddr.core', elfCoreImage([{ ...load(0n, 0x1000), vaddr: 0xffff888000000000n }, { ...load(0n, 0x1000), vaddr: 0xffff888000100000n }])),
-    message: /zeropaddr\.core: every PT_LOAD has p_paddr 0, so the physical address of the data is unknown \(\/proc\/kcore of kernels before 4\.11 writes no p_paddr\)/,
+    make: () =>
+      file(
+        'zeropaddr.core',
+        elfCoreImage([
+          { ...load(0n, 0x1000), vaddr: 0xffff888000000000n },
+          { ...load(0n, 0x1000), vaddr: 0xffff888000100000n },
+        ]),
+      ),
+    message:
+      /zeropaddr\.core: every PT_LOAD has p_paddr 0, so the physical address of the data is unknown \(\/proc\/kcore of kernels before 4\.11 writes no p_paddr\)/,
   },
   {
     name: 'ELF that is not a core',

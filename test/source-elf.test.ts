@@ -99,7 +99,9 @@ describe('ELF core sources', () => {
       expect(src.source.ranges).toEqual([{ start: 0x100000, length: 0x1f00000 }]);
       expect(src.source.mapOrigin).toMatch(/VMCOREINFO/);
       expect(src.source.notes.join('\n')).toMatch(/VMCOREINFO note: kernel 6\.1\.0-13-amd64/);
-      expect(src.source.notes.join('\n')).toMatch(/PT_LOAD #1 \(kernel image at vaddr 0xffffffff81000000\) aliases RAM served by other segments: 0x4000 bytes not used/);
+      expect(src.source.notes.join('\n')).toMatch(
+        /PT_LOAD #1 \(kernel image at vaddr 0xffffffff81000000\) aliases RAM served by other segments: 0x4000 bytes not used/,
+      );
       const raw = await src.read('raw.bin');
       expectSameBytes(raw.subarray(textPhys - 0x100000, textPhys - 0x100000 + 0x4000), ramBytes(textPhys, 0x4000, SALT), 'RAM at the text address');
     } finally {
@@ -119,7 +121,7 @@ describe('ELF core sources', () => {
     }
   });
 
-  it('--map replaces the core\'s own ranges (System RAM only, not ROM or VGA blocks)', async () => {
+  it("--map replaces the core's own ranges (System RAM only, not ROM or VGA blocks)", async () => {
     const map = path.join(tmp, 'qemu.iomem');
     fs.writeFileSync(map, '00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n000c0000-000fffff : Reserved\n00100000-005fffff : System RAM\n');
     const src = await open(qemu, { map });

@@ -129,7 +129,11 @@ describe('padded source', () => {
     const src = await open(file, { map });
     try {
       expect(src.source.format).toBe('padded');
-      expectSameBytes(await src.read('raw.bin'), ranges.map((r) => ramBytes(r.start, rangeLength(r), SALT)), 'raw.bin');
+      expectSameBytes(
+        await src.read('raw.bin'),
+        ranges.map((r) => ramBytes(r.start, rangeLength(r), SALT)),
+        'raw.bin',
+      );
       expectSameBytes(await src.read('padded.raw'), fs.readFileSync(file), 'padded.raw');
     } finally {
       src.close();
@@ -151,7 +155,9 @@ describe('padded source', () => {
     fs.writeFileSync(big, iomemText([...ranges, { start: 0x400000, end: 0x4fffff }]));
     const r = await memview('info', file, '--map', big, '--format', 'padded');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^memview: .*padded\.raw: padded image is 3145728 bytes but the map's RAM range 0x400000-0x4fffff ends at 0x500000; wrong map, or a truncated image\?\n$/);
+    expect(r.stderr).toMatch(
+      /^memview: .*padded\.raw: padded image is 3145728 bytes but the map's RAM range 0x400000-0x4fffff ends at 0x500000; wrong map, or a truncated image\?\n$/,
+    );
   });
 
   it('--holes without a map: sparse holes and zero runs of 1 MiB or more are holes, shorter zero runs stay RAM', async () => {
@@ -178,7 +184,13 @@ describe('padded source', () => {
       expect(Number(note![1])).toBeGreaterThan(200 * 2 ** 20); // SEEK_HOLE skipped the big hole
       expectSameBytes(
         await src.read('raw.bin'),
-        [ramBytes(0x100000, 0x200000, SALT), ramBytes(0x500000, 0x100000, SALT), { zeros: 0x10000 }, ramBytes(0x610000, 0xf0000, SALT), ramBytes(0x10000000, 0x100000, SALT)],
+        [
+          ramBytes(0x100000, 0x200000, SALT),
+          ramBytes(0x500000, 0x100000, SALT),
+          { zeros: 0x10000 },
+          ramBytes(0x610000, 0xf0000, SALT),
+          ramBytes(0x10000000, 0x100000, SALT),
+        ],
         'raw.bin',
       );
     } finally {
@@ -191,6 +203,8 @@ describe('live /proc/kcore', () => {
   it.skipIf(fs.existsSync('/proc/kcore'))('where it cannot be opened: exit 2 and what it takes', async () => {
     const r = await memview('info', '/proc/kcore');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^memview: \/proc\/kcore: no such file; reading the live kernel's memory needs root \(CAP_SYS_RAWIO\), a kernel with \/proc\/kcore \(CONFIG_PROC_KCORE\) and no kernel lockdown\n$/);
+    expect(r.stderr).toMatch(
+      /^memview: \/proc\/kcore: no such file; reading the live kernel's memory needs root \(CAP_SYS_RAWIO\), a kernel with \/proc\/kcore \(CONFIG_PROC_KCORE\) and no kernel lockdown\n$/,
+    );
   });
 });

@@ -51,11 +51,13 @@ async function open(file: Buffer, label = 'dump'): Promise<{ source: ByteSource;
 /** Every present page as the dump serves it: pfn -> bytes. */
 async function servedPages(source: ByteSource, index: KdumpIndex): Promise<Map<number, Buffer>> {
   const pages = new Map<number, Buffer>();
-  const chunks = new Set(index.ranges.flatMap((r) => {
-    const out: number[] = [];
-    for (let pfn = r.start / PAGE; pfn < (r.start + r.length) / PAGE; pfn += 1) out.push(Math.floor(pfn / CHUNK_PAGES));
-    return out;
-  }));
+  const chunks = new Set(
+    index.ranges.flatMap((r) => {
+      const out: number[] = [];
+      for (let pfn = r.start / PAGE; pfn < (r.start + r.length) / PAGE; pfn += 1) out.push(Math.floor(pfn / CHUNK_PAGES));
+      return out;
+    }),
+  );
   for (const c of chunks) {
     const bytes = await decodeKdumpChunk(source, index, c);
     for (let k = 0; k < CHUNK_PAGES; k++) {
@@ -81,13 +83,15 @@ print(json.dumps(out))`;
   return new Map(Object.entries(JSON.parse(r.stdout) as Record<string, string | null>).map(([k, v]) => [Number(k), v]));
 }
 
-describe('makedumpfile output of memview\'s vmcore', () => {
+describe("makedumpfile output of memview's vmcore", () => {
   for (const name of ['zlib-d0', 'lzo-d31', 'zlib-d31', 'flat-zlib-d31', 'flat-lzo-d31']) {
     it(`${name}: every RAM page equals the machine, pages libkdumpfile calls excluded read as zeros, crash --osrelease reads it`, async () => {
       const file = fx.dumps[name];
       const { source, index, flat } = await open(fs.readFileSync(file), file);
       const { km } = fx.machine;
-      expect(index.ranges.map((r) => [r.start, r.length])).toEqual(km.ranges.map((r) => [Math.floor(r.start / PAGE) * PAGE, Math.ceil((r.end + 1) / PAGE) * PAGE - Math.floor(r.start / PAGE) * PAGE]));
+      expect(index.ranges.map((r) => [r.start, r.length])).toEqual(
+        km.ranges.map((r) => [Math.floor(r.start / PAGE) * PAGE, Math.ceil((r.end + 1) / PAGE) * PAGE - Math.floor(r.start / PAGE) * PAGE]),
+      );
       const pages = await servedPages(source, index);
       // drgn reads the flattened form only after makedumpfile -R; ask it about the plain dump of the same run.
       const plain = name.startsWith('flat-') ? fx.dumps[name.replace('flat-', '')] : file;
@@ -147,7 +151,10 @@ describe('independent writer: codecs makedumpfile here cannot write', () => {
     const spec = writerSpec();
     const file = writeKdump(spec);
     const { source, index } = await open(file);
-    expect(index.ranges).toEqual([{ start: PAGE, length: 0x9f * PAGE }, { start: 0x100 * PAGE, length: 0x200 * PAGE }]);
+    expect(index.ranges).toEqual([
+      { start: PAGE, length: 0x9f * PAGE },
+      { start: 0x100 * PAGE, length: 0x200 * PAGE },
+    ]);
     const pages = await servedPages(source, index);
     for (const [pfn, bytes] of pages) expect(bytes.equals(expectedPage(spec, pfn)), `pfn ${pfn.toString(16)}`).toBe(true);
     let excluded = 0;
@@ -196,15 +203,20 @@ describe('independent writer: codecs makedumpfile here cannot write', () => {
 });
 
 describe('a kdump-compressed dump as a memview source', () => {
-  it('export raw.bin: the machine\'s RAM with the excluded pages as zeros; info names the dump and its holes', async () => {
+  it("export raw.bin: the machine's RAM with the excluded pages as zeros; info names the dump and its holes", async () => {
     const file = fx.dumps['lzo-d31'];
     const { index } = await open(fs.readFileSync(file), file);
-    const drgn = await drgnPages(file, [...Array(index.maxMapnr).keys()].filter((pfn) => (index.present[pfn >> 3] >> (pfn & 7)) & 1));
-    const expected = Buffer.concat(machineRam.map((m) => {
-      const b = Buffer.from(m.bytes);
-      for (let at = 0; at < b.length; at += PAGE) if (drgn.get((m.start + at) / PAGE) === null) b.fill(0, at, at + PAGE);
-      return b;
-    }));
+    const drgn = await drgnPages(
+      file,
+      [...Array(index.maxMapnr).keys()].filter((pfn) => (index.present[pfn >> 3] >> (pfn & 7)) & 1),
+    );
+    const expected = Buffer.concat(
+      machineRam.map((m) => {
+        const b = Buffer.from(m.bytes);
+        for (let at = 0; at < b.length; at += PAGE) if (drgn.get((m.start + at) / PAGE) === null) b.fill(0, at, at + PAGE);
+        return b;
+      }),
+    );
     const out = path.join(tmp, 'kdump-raw.bin');
     const r = await memview('export', file, '--view', 'raw.bin', '-o', out);
     expect(r).toMatchObject({ code: 0 });
@@ -215,7 +227,7 @@ describe('a kdump-compressed dump as a memview source', () => {
     expect(info.stdout).toMatch(/VMCOREINFO from the kdump sub-header, OSRELEASE=6\.1\.0-13-amd64 \(consistent with the image: RAM not scanned\)/);
   });
 
-  it('--map replaces the bitmap\'s ranges (as for ELF sources)', async () => {
+  it("--map replaces the bitmap's ranges (as for ELF sources)", async () => {
     const file = fx.dumps['zlib-d0'];
     const map = path.join(tmp, 'small.iomem');
     fs.writeFileSync(map, '00001000-0009fbff : System RAM\n00100000-001fffff : System RAM\n');

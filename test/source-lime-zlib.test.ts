@@ -36,7 +36,10 @@ function mixed(length: number, seed = 1): Buffer {
 }
 
 describe('zlib index: random access into one stream', () => {
-  for (const [windowBits, memLevel] of [[11, 5], [15, 8]]) {
+  for (const [windowBits, memLevel] of [
+    [11, 5],
+    [15, 8],
+  ]) {
     it(`windowBits ${windowBits}: every checkpoint span equals node's zlib inflating the whole stream`, async () => {
       const data = mixed(24 * 1024 * 1024);
       const z = zlib.deflateSync(data, { windowBits, memLevel });
@@ -52,11 +55,13 @@ describe('zlib index: random access into one stream', () => {
         const span = await inflateSpan(new BufferSource(z, 'z'), index, i);
         expect(span.equals(whole.subarray(cp.out, cp.out + span.length)), `span ${i} at ${cp.out}`).toBe(true);
       }
-      expect(index.checkpoints[index.checkpoints.length - 1].out + (await inflateSpan(new BufferSource(z, 'z'), index, index.checkpoints.length - 1)).length).toBe(whole.length);
+      expect(
+        index.checkpoints[index.checkpoints.length - 1].out + (await inflateSpan(new BufferSource(z, 'z'), index, index.checkpoints.length - 1)).length,
+      ).toBe(whole.length);
     }, 120_000);
   }
 
-  it('default spacing keeps the index under 1% of the image (LiME\'s 2 KiB window)', async () => {
+  it("default spacing keeps the index under 1% of the image (LiME's 2 KiB window)", async () => {
     const data = mixed(32 * 1024 * 1024, 3);
     const index = await indexZlibStream(new BufferSource(zlib.deflateSync(data, { windowBits: 11, memLevel: 5 }), 'z'));
     expect(index.indexBytes / index.size).toBeLessThan(0.01);
@@ -81,7 +86,7 @@ function limeZlib(dir: string, name = 'ram.lime'): { file: string; plain: string
 }
 
 describe('LiME compress=1 as a source', () => {
-  it('info: detected, the records read through the inflated stream; every view equals the uncompressed file\'s', async () => {
+  it("info: detected, the records read through the inflated stream; every view equals the uncompressed file's", async () => {
     const { file, plain } = limeZlib(tmp);
     const info = await memview('info', file);
     expect(info.code, info.stderr).toBe(0);
@@ -109,7 +114,7 @@ describe('LiME compress=1 as a source', () => {
     expect((await memview('info', file)).stdout).toContain(`digest MISMATCH: ${file}.sha256 says sha256 ${wrong}, the inflated stream's is ${sha}`);
   });
 
-  it('through a FUSE mount: random 4 KiB reads of padded.raw equal the uncompressed file\'s padded.raw', async () => {
+  it("through a FUSE mount: random 4 KiB reads of padded.raw equal the uncompressed file's padded.raw", async () => {
     const dir = path.join(tmp, 'mnt');
     const { file, plain } = limeZlib(tmp, 'mounted.lime');
     const expected = path.join(tmp, 'expected.padded');

@@ -96,7 +96,9 @@ describe('LiME source', () => {
       expectSameBytes(padded.subarray(0x2f3018, 0x3ff000), ramBytes(0x2f3018, 0x3ff000 - 0x2f3018, SALT), 'repaired 0x2f3018');
       expect(src.source.notes.join('\n')).toMatch(/0x1204800-0x1204fff are unknown and read as zeros/);
       // Un-shifted, the module's zeroed partial step lands at 0x1204000-0x12047ff: the note says where it is served.
-      expect(src.source.notes.join('\n')).toMatch(/range 0x1201800-0x1204fff is not whole pages and its last 2048 bytes of data \(physical 0x1204000-0x12047ff\) are zero/);
+      expect(src.source.notes.join('\n')).toMatch(
+        /range 0x1201800-0x1204fff is not whole pages and its last 2048 bytes of data \(physical 0x1204000-0x12047ff\) are zero/,
+      );
       // Aligned ranges are untouched.
       expectSameBytes(padded.subarray(0x1000000, 0x1100000), ramBytes(0x1000000, 0x100000, SALT), 'aligned range');
     } finally {
@@ -117,7 +119,10 @@ describe('LiME source', () => {
 
 describe('detection', () => {
   it('raw with a map, padded by size, --format overrides', async () => {
-    const ranges: Range[] = [{ start: 0x1000, end: 0x9fbff }, { start: 0x100000, end: 0x1fffff }];
+    const ranges: Range[] = [
+      { start: 0x1000, end: 0x9fbff },
+      { start: 0x100000, end: 0x1fffff },
+    ];
     const map = write('small.iomem', Buffer.from(iomemText(ranges)));
     const raw = await open(write('small.raw', expectedRaw(ranges)), { map });
     const padded = await open(write('small.padded', expectedPadded(ranges)), { map });
@@ -139,6 +144,8 @@ describe('detection', () => {
     const h = Buffer.alloc(64);
     h.write('AVML', 0, 'latin1');
     h.writeUInt32LE(2, 4);
-    await expect(open(write('x.avml', h))).rejects.toThrow(/x\.avml: AVML record at file offset 0x0: expected the Snappy stream identifier at file offset 0x20/);
+    await expect(open(write('x.avml', h))).rejects.toThrow(
+      /x\.avml: AVML record at file offset 0x0: expected the Snappy stream identifier at file offset 0x20/,
+    );
   });
 });

@@ -27,7 +27,15 @@ describe('FILE@ADDR split RAM dumps', () => {
     try {
       const out = path.join(tmp, 'from-crash-args.padded');
       // crash.args names files relative to the mount: run where crash would, in the mount.
-      const r = await run('sh', ['-c', 'cd "$1" && exec "$2" "$3" export "$(cat crash.args)" --view padded.raw -o "$4"', 'sh', dir, process.execPath, BIN, out]);
+      const r = await run('sh', [
+        '-c',
+        'cd "$1" && exec "$2" "$3" export "$(cat crash.args)" --view padded.raw -o "$4"',
+        'sh',
+        dir,
+        process.execPath,
+        BIN,
+        out,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect((await run('cmp', [out, path.join(dir, 'padded.raw')])).code).toBe(0);
       expect(fs.readFileSync(out).equals(materialise(expectedPadded(RANGES)))).toBe(true);
@@ -50,9 +58,14 @@ describe('FILE@ADDR split RAM dumps', () => {
     expect(j.map.ranges.map((x: { start: string; end: string }) => `${x.start}-${x.end}`)).toEqual(['0x14680000-0x146bffff', '0x80000000-0x801fffff']);
     expect(j.notes.join('\n')).toMatch(/split RAM dump: 3 files at their addresses .*1 file continues the one before: 2 RAM ranges/s);
     const raw = path.join(tmp, 'split.raw');
-    const abs = spec.split(',').map((p) => path.join(d, p)).join(',');
+    const abs = spec
+      .split(',')
+      .map((p) => path.join(d, p))
+      .join(',');
     expect((await memview('export', abs, '--view', 'raw.bin', '-o', raw)).code).toBe(0);
-    expect(fs.readFileSync(raw).equals(Buffer.concat([ramBytes(0x14680000, 0x40000), ramBytes(0x80000000, 0x100000), ramBytes(0x80100000, 0x100000)]))).toBe(true);
+    expect(fs.readFileSync(raw).equals(Buffer.concat([ramBytes(0x14680000, 0x40000), ramBytes(0x80000000, 0x100000), ramBytes(0x80100000, 0x100000)]))).toBe(
+      true,
+    );
     const map = path.join(tmp, 'ddr.iomem');
     fs.writeFileSync(map, '80000000-801fffff : System RAM\n');
     const withMap = JSON.parse((await memview('info', abs, '--map', map, '--json')).stdout);

@@ -12,7 +12,18 @@ import { openSource } from '../src/sources/open';
 import { buildViews } from '../src/views/index';
 import { readElf, readNotes } from './helpers/elf-reader';
 import { kernelDebuggerElf, leechcoreElf, virtualOnlyLoads } from './helpers/consumers';
-import { elfNoteBytes, KernelMachine, kernelMachine, KernelOptions, kernelPhysical, Patch, START_KERNEL_MAP, vmcoreinfoNoteBytes, writeKernelMachine, writeSparseKernelMachine } from './helpers/kernel';
+import {
+  elfNoteBytes,
+  KernelMachine,
+  kernelMachine,
+  KernelOptions,
+  kernelPhysical,
+  Patch,
+  START_KERNEL_MAP,
+  vmcoreinfoNoteBytes,
+  writeKernelMachine,
+  writeSparseKernelMachine,
+} from './helpers/kernel';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-vmcore-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -50,7 +61,10 @@ describe('VMCOREINFO in memory.elf and the vmcore view', () => {
     const km = kernelMachine();
     const r = await mountInProcess(km);
     const notes = notesOf(r.elf);
-    expect(notes.map((x) => [x.name, x.type])).toEqual([['CORE', 1], ['VMCOREINFO', 0]]);
+    expect(notes.map((x) => [x.name, x.type])).toEqual([
+      ['CORE', 1],
+      ['VMCOREINFO', 0],
+    ]);
     expect(notes[1].desc.toString('latin1')).toBe(km.noteText);
     // The PT_NOTE holds exactly: the CORE note, then the kernel's note (without its terminating empty note).
     const ph = readElf(r.elf).phdrs[0];
@@ -129,7 +143,9 @@ describe('default scan on a big machine: bounded to the windows where kernels pu
     const h = await harvestSparse(1.5 * GiB);
     expect(h.chosen).toBeNull();
     expect(h.scannedBytes).toBeLessThanOrEqual(16 * 2 ** 20 + 4 * 256 * 2 ** 20);
-    expect(h.report.join('\n')).toMatch(/no VMCOREINFO note found \(searched where kernels put it \(0x1000-0x9fbff, 0x100000-0x10ffffff, 0x100000000-0x10fffffff, 0xb0000000-0xbfffffff, 0x170000000-0x17fffffff\).*--vmcoreinfo all reads all RAM/);
+    expect(h.report.join('\n')).toMatch(
+      /no VMCOREINFO note found \(searched where kernels put it \(0x1000-0x9fbff, 0x100000-0x10ffffff, 0x100000000-0x10fffffff, 0xb0000000-0xbfffffff, 0x170000000-0x17fffffff\).*--vmcoreinfo all reads all RAM/,
+    );
   });
 });
 
@@ -139,7 +155,9 @@ describe('bad kernel notes: reported in info, never fatal', () => {
     expect(r.vmcore).toBeNull();
     expect(notesOf(r.elf).map((x) => x.name)).toEqual(['CORE']);
     leechcoreElf(r.elf);
-    expect(elfNotes(r)).toMatch(/no VMCOREINFO note found \(searched where kernels put it \(0x1000-0x9fbff, 0x100000-0x9fffff, 0x100000000-0x1001fffff\): \d+ of \d+ RAM bytes.*--vmcoreinfo all reads all RAM\): memory.elf carries none, so drgn and crash will not see a Linux kernel; vmcore is not served/);
+    expect(elfNotes(r)).toMatch(
+      /no VMCOREINFO note found \(searched where kernels put it \(0x1000-0x9fbff, 0x100000-0x9fffff, 0x100000000-0x1001fffff\): \d+ of \d+ RAM bytes.*--vmcoreinfo all reads all RAM\): memory.elf carries none, so drgn and crash will not see a Linux kernel; vmcore is not served/,
+    );
   });
 
   it('a truncated note (descsz beyond the text) is rejected and named', async () => {
@@ -171,7 +189,9 @@ describe('bad kernel notes: reported in info, never fatal', () => {
       const r = await mountInProcess(km, extra, mode);
       expect(r.kernel.chosen!.phys).toBe(km.notePhys);
       expect(notesOf(r.vmcore!)[1].desc.toString('latin1')).toBe(km.noteText);
-      expect(elfNotes(r)).toMatch(/2 different VMCOREINFO notes: 0x300000 \(5\.10\.0-26-amd64: NUMBER\(phys_base\) .* outside RAM.*\), 0x93f000 \(6\.1\.0-13-amd64, consistent with the image\)/);
+      expect(elfNotes(r)).toMatch(
+        /2 different VMCOREINFO notes: 0x300000 \(5\.10\.0-26-amd64: NUMBER\(phys_base\) .* outside RAM.*\), 0x93f000 \(6\.1\.0-13-amd64, consistent with the image\)/,
+      );
     }
   });
 

@@ -11,7 +11,10 @@ const YIELD_EVERY = 64;
 
 /** A failed or interrupted export: the message is the one line; exitCode 128+signal when interrupted. */
 export class ExportError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
@@ -65,7 +68,13 @@ type Signal = (typeof SIGNALS)[number];
 type Interrupted = () => Signal | undefined;
 
 /** Copies every piece to `write` (zero pieces too when `sparse` is false); throws on a signal. */
-async function copyPieces(req: ExportRequest, sparse: boolean, write: (buf: Buffer, n: number, pos: number) => void | Promise<void>, interrupted: Interrupted, onSignal: (sig: Signal, done: number) => never): Promise<number> {
+async function copyPieces(
+  req: ExportRequest,
+  sparse: boolean,
+  write: (buf: Buffer, n: number, pos: number) => void | Promise<void>,
+  interrupted: Interrupted,
+  onSignal: (sig: Signal, done: number) => never,
+): Promise<number> {
   const { file } = req;
   const buf = Buffer.allocUnsafe(CHUNK);
   let done = 0;
@@ -76,7 +85,7 @@ async function copyPieces(req: ExportRequest, sparse: boolean, write: (buf: Buff
       req.progress(done, file.size);
       continue;
     }
-    for (let pos = piece.start, end = piece.start + piece.length; pos < end; ) {
+    for (let pos = piece.start, end = piece.start + piece.length; pos < end;) {
       if (++chunks % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       const sig = interrupted();
       if (sig) onSignal(sig, done);
@@ -119,7 +128,7 @@ async function writeRegular(req: ExportRequest, target: string, interrupted: Int
       req,
       true,
       (buf, n, pos) => {
-        for (let done = 0; done < n; ) {
+        for (let done = 0; done < n;) {
           try {
             done += fs.writeSync(fd, buf, done, n - done, pos + done);
           } catch (e) {
@@ -166,7 +175,7 @@ async function writeStream(req: ExportRequest, target: string, interrupted: Inte
       req,
       false,
       async (buf, n) => {
-        for (let done = 0; done < n; ) {
+        for (let done = 0; done < n;) {
           try {
             const w = fs.writeSync(fd, buf, done, n - done);
             done += w;

@@ -38,7 +38,10 @@ export function buildProgram(): Command {
     .description('serve every view of SOURCE under MOUNTPOINT (foreground; Ctrl-C unmounts)')
     .option('--allow-other', 'let other users read the mount (needs user_allow_other in /etc/fuse.conf)')
     .option('--direct-io', 'bypass the kernel page cache: faster one-pass streaming, but no cached re-reads and no shared mmap')
-    .option('--backend <name>', `who serves reads: ${BACKENDS.join(', ')} (default: $MEMVIEW_BACKEND, else auto: native libfuse 3 when its addon is built, else fuse-native)`)
+    .option(
+      '--backend <name>',
+      `who serves reads: ${BACKENDS.join(', ')} (default: $MEMVIEW_BACKEND, else auto: native libfuse 3 when its addon is built, else fuse-native)`,
+    )
     .action((src: string, dir: string, flags) => mountCommand(src, dir, { ...flags, debug: program.opts().debug }));
 
   program

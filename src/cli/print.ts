@@ -23,8 +23,11 @@ export function printInfo(session: Session, out: NodeJS.WritableStream = process
   if (d.remote && remote) {
     const r = d.remote;
     out.write(`remote   ETag ${r.etag ?? '(none)'}, Last-Modified ${r.lastModified ?? '(none)'}, version ${r.versionId ?? '(none)'}; pinned: ${r.pinnedBy}\n`);
-    out.write(`cache    ${human(r.cacheBytes)} of ${human(r.blockSize)} blocks; fetched so far ${remote.stats.bytesFetched} bytes in ${plural(remote.stats.requests, 'request')}\n`);
-    for (const sc of remote.scans) out.write(`scan     ${sc.what}: fetched ${sc.fetched} bytes (${human(sc.fetched)}) of a ${human(sc.budget)} budget (--remote-scan-mb)\n`);
+    out.write(
+      `cache    ${human(r.cacheBytes)} of ${human(r.blockSize)} blocks; fetched so far ${remote.stats.bytesFetched} bytes in ${plural(remote.stats.requests, 'request')}\n`,
+    );
+    for (const sc of remote.scans)
+      out.write(`scan     ${sc.what}: fetched ${sc.fetched} bytes (${human(sc.fetched)}) of a ${human(sc.budget)} budget (--remote-scan-mb)\n`);
   }
   out.write(`map      ${d.map.origin}: ${plural(d.map.ranges.length, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
   for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
@@ -38,15 +41,24 @@ export function printInfo(session: Session, out: NodeJS.WritableStream = process
 }
 
 /** The file list `memview mount` prints once mounted. */
-export function printMounted(session: Session, src: string, mountpoint: string, unmountHint: string, backend: string, out: NodeJS.WritableStream = process.stdout): void {
+export function printMounted(
+  session: Session,
+  src: string,
+  mountpoint: string,
+  unmountHint: string,
+  backend: string,
+  out: NodeJS.WritableStream = process.stdout,
+): void {
   const { views, source } = session;
   const width = views.reduce((w, v) => Math.max(w, v.name.length), 0);
   // One write: a reader that waits for ' mounted on ' sees the whole listing with it.
-  out.write([
-    `memview: ${source.format} image ${escapeControl(src)} mounted on ${escapeControl(mountpoint)} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,
-    ...views.map((v) => `  ${v.name.padEnd(width)} ${v.file.size}`),
-    `  map: ${source.mapOrigin}`,
-    ...(source.remote ? [`  remote: ${human(source.remote.stats.bytesFetched)} fetched to mount, of ${human(source.remote.size)}`] : []),
-    `  served by: ${backend}`,
-  ].join('\n') + '\n');
+  out.write(
+    [
+      `memview: ${source.format} image ${escapeControl(src)} mounted on ${escapeControl(mountpoint)} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,
+      ...views.map((v) => `  ${v.name.padEnd(width)} ${v.file.size}`),
+      `  map: ${source.mapOrigin}`,
+      ...(source.remote ? [`  remote: ${human(source.remote.stats.bytesFetched)} fetched to mount, of ${human(source.remote.size)}`] : []),
+      `  served by: ${backend}`,
+    ].join('\n') + '\n',
+  );
 }

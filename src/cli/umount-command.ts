@@ -7,7 +7,9 @@ export function umountCommand(dir: string, force: boolean): Promise<void> {
   // A stale mount (its process killed) is still listed, so this only catches a wrong directory.
   // fusermount wants the path the mount table lists, not a symlink to it.
   const target = canonicalPath(dir);
-  const mounted = mountTable().filter((m) => m.mountpoint === target).pop(); // the last one is on top
+  const mounted = mountTable()
+    .filter((m) => m.mountpoint === target)
+    .pop(); // the last one is on top
   if (!mounted) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
   // As root, fusermount unmounts anything: never the disk the evidence is on.
   if (mounted.fstype !== MEMVIEW_FSTYPE) return Promise.reject(new InputError(`${dir}: not a memview mount (${mounted.fstype}); not unmounting it`));

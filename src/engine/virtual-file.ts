@@ -13,7 +13,10 @@ export class VirtualFile {
   private readonly starts: Float64Array;
 
   /** `source` is read by the native read path too: by its fd where it has one, else through read(). */
-  constructor(pieces: readonly Piece[], readonly source: ByteSource | null) {
+  constructor(
+    pieces: readonly Piece[],
+    readonly source: ByteSource | null,
+  ) {
     this.pieces = placePieces(pieces);
     this.starts = Float64Array.from(this.pieces, (p) => p.start);
     const last = this.pieces[this.pieces.length - 1];

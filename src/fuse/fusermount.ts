@@ -9,7 +9,10 @@ export function fusermount(mountpoint: string, lazy: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('fusermount', [lazy ? '-uz' : '-u', '--', mountpoint], (err, _out, stderr) => {
       if (!err) return resolve();
-      const msg = String(stderr).trim().split('\n')[0].replace(/^fusermount: /, '');
+      const msg = String(stderr)
+        .trim()
+        .split('\n')[0]
+        .replace(/^fusermount: /, '');
       reject(new Error(msg || err.message));
     });
   });

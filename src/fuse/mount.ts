@@ -109,13 +109,31 @@ function mountFilesFuseNative(mountpoint: string, served: readonly ServedFile[],
     statfs(_p: string, cb: (err: number, st?: object) => void) {
       cb(0, { bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: files.size, ffree: 0, favail: 0, fsid: 0, flag: 1, namemax: 255 });
     },
-    write: refuse, truncate: refuse, ftruncate: refuse, create: refuse, unlink: refuse, mkdir: refuse, rmdir: refuse,
-    rename: refuse, link: refuse, symlink: refuse, chmod: refuse, chown: refuse, utimens: refuse, setxattr: refuse,
-    removexattr: refuse, mknod: refuse,
+    write: refuse,
+    truncate: refuse,
+    ftruncate: refuse,
+    create: refuse,
+    unlink: refuse,
+    mkdir: refuse,
+    rmdir: refuse,
+    rename: refuse,
+    link: refuse,
+    symlink: refuse,
+    chmod: refuse,
+    chown: refuse,
+    utimens: refuse,
+    setxattr: refuse,
+    removexattr: refuse,
+    mknod: refuse,
   };
 
   const tuning = { ...DEFAULT_TUNING, ...options.tuning };
-  const fuse = tunedFuse(mountpoint, ops, tuning, { allowOther: !!options.allowOther, debug: !!options.debug, fsname: options.fsname ?? 'memview', subtype: 'memview' });
+  const fuse = tunedFuse(mountpoint, ops, tuning, {
+    allowOther: !!options.allowOther,
+    debug: !!options.debug,
+    fsname: options.fsname ?? 'memview',
+    subtype: 'memview',
+  });
   return new Promise((resolve, reject) => {
     fuse.mount((err?: Error | null) => {
       if (err) return reject(err);
@@ -124,8 +142,7 @@ function mountFilesFuseNative(mountpoint: string, served: readonly ServedFile[],
       resolve({
         mountpoint,
         backend,
-        unmount: () =>
-          (unmounted ??= new Promise<void>((res, rej) => fuse.unmount((e?: Error | null) => (e ? rej(e) : res())))),
+        unmount: () => (unmounted ??= new Promise<void>((res, rej) => fuse.unmount((e?: Error | null) => (e ? rej(e) : res())))),
       });
     });
   });
@@ -133,17 +150,27 @@ function mountFilesFuseNative(mountpoint: string, served: readonly ServedFile[],
 
 /** A fuse-native instance configured by `tuning` (also used by the bench's passthrough, for a fair ceiling). */
 export function tunedFuse(mountpoint: string, ops: object, tuning: FuseTuning, base: object): Fuse {
-  return new TunedFuse(mountpoint, ops, {
-    ...base,
-    kernelCache: tuning.kernelCache,
-    maxRead: tuning.maxRead,
-    timeout: false, // fuse-native's per-request timer costs a setTimeout per read; our reads always answer
-  }, ['ro', ...(tuning.directIo ? ['direct_io'] : [])]);
+  return new TunedFuse(
+    mountpoint,
+    ops,
+    {
+      ...base,
+      kernelCache: tuning.kernelCache,
+      maxRead: tuning.maxRead,
+      timeout: false, // fuse-native's per-request timer costs a setTimeout per read; our reads always answer
+    },
+    ['ro', ...(tuning.directIo ? ['direct_io'] : [])],
+  );
 }
 
 /** fuse-native with extra libfuse -o options it has no switch for: ro (so /proc/mounts, statvfs and access(W_OK) say read-only), direct_io. */
 class TunedFuse extends Fuse {
-  constructor(mountpoint: string, ops: object, opts: object, private readonly extraOptions: string[]) {
+  constructor(
+    mountpoint: string,
+    ops: object,
+    opts: object,
+    private readonly extraOptions: string[],
+  ) {
     super(mountpoint, ops, opts);
   }
 

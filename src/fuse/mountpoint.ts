@@ -16,11 +16,14 @@ export function mountTable(): { mountpoint: string; device: string; fstype: stri
     return [];
   }
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return text.split('\n').filter(Boolean).map((l) => {
-    const f = l.split(' ');
-    const sep = f.indexOf('-', 6);
-    return { mountpoint: decode(f[4]), device: f[2], fstype: f[sep + 1] ?? '', source: decode(f[sep + 2] ?? '') };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const f = l.split(' ');
+      const sep = f.indexOf('-', 6);
+      return { mountpoint: decode(f[4]), device: f[2], fstype: f[sep + 1] ?? '', source: decode(f[sep + 2] ?? '') };
+    });
 }
 
 /** The filesystem type memview mounts have (fuse-native's `subtype`). */
@@ -97,10 +100,15 @@ export function checkMountpoint(dir: string): string {
   if (!stat.isDirectory()) throw new InputError(`${dir}: mountpoint is not a directory`);
   // The mount table lists the real path: through a symlink, `abs` would never be seen as mounted.
   const real = canonicalPath(abs);
-  const mounted = mountTable().filter((m) => m.mountpoint === real).pop(); // the last one is on top
+  const mounted = mountTable()
+    .filter((m) => m.mountpoint === real)
+    .pop(); // the last one is on top
   if (mounted?.fstype === MEMVIEW_FSTYPE) throw new InputError(`${dir}: something is already mounted here; unmount it with: memview umount ${shellQuote(dir)}`);
   // `/`, `/proc`, a disk's mount point: never to be unmounted for us (memview umount refuses them anyway).
-  if (mounted) throw new InputError(`${dir}: is the root of a mounted ${mounted.fstype} file system (${mounted.source}); mount on an empty directory of its own, e.g. mkdir -p /tmp/memview-mnt`);
+  if (mounted)
+    throw new InputError(
+      `${dir}: is the root of a mounted ${mounted.fstype} file system (${mounted.source}); mount on an empty directory of its own, e.g. mkdir -p /tmp/memview-mnt`,
+    );
   if (fs.readdirSync(real).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
   return real;
 }
@@ -129,7 +137,8 @@ export function checkFuseDevice(device = '/dev/fuse'): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${device}: no such device; load the fuse module (modprobe fuse), or give the container --device /dev/fuse`);
-    if (code === 'EACCES' || code === 'EPERM') throw new Error(`${device}: permission denied; mounting needs read-write access to it (root, or a system where it is mode 0666)`);
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new Error(`${device}: permission denied; mounting needs read-write access to it (root, or a system where it is mode 0666)`);
     throw e;
   }
 }

@@ -143,7 +143,13 @@ function nodePath(nodes: readonly NativeNode[], index: number): string {
   return names.join('/');
 }
 
-export function mountFilesNative(addon: NativeAddon, mountpoint: string, served: readonly ServedFile[], options: MountOptions, tuning: FuseTuning): Promise<Mounted> {
+export function mountFilesNative(
+  addon: NativeAddon,
+  mountpoint: string,
+  served: readonly ServedFile[],
+  options: MountOptions,
+  tuning: FuseTuning,
+): Promise<Mounted> {
   const { nodes, sources } = nodesOf(served);
   // fsname: memview:DEV:INO names the source (export refuses to write over it); no comma may split the -o list
   const fsname = (options.fsname ?? 'memview').replace(/[,\\]/g, '_');

@@ -14,7 +14,10 @@ export class BlockReader {
   /** Read a whole window on a miss (true), or only the bytes asked for. */
   wide = true;
 
-  constructor(readonly source: ByteSource, windowSize = 1024 * 1024) {
+  constructor(
+    readonly source: ByteSource,
+    windowSize = 1024 * 1024,
+  ) {
     this.buf = Buffer.allocUnsafe(windowSize);
   }
 

@@ -40,7 +40,10 @@ export async function readExactly(source: ByteSource, target: Uint8Array, target
 export class BufferSource implements ByteSource {
   readonly size: number;
 
-  constructor(private readonly bytes: Uint8Array, readonly label = 'buffer') {
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly label = 'buffer',
+  ) {
     this.size = bytes.length;
   }
 

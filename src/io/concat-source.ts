@@ -6,7 +6,10 @@ export class ConcatSource implements ByteSource {
   /** Offset of each part in the whole. */
   readonly offsets: number[];
 
-  constructor(readonly parts: readonly ByteSource[], readonly label: string) {
+  constructor(
+    readonly parts: readonly ByteSource[],
+    readonly label: string,
+  ) {
     let at = 0;
     this.offsets = parts.map((p) => {
       const o = at;

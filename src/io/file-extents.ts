@@ -20,10 +20,13 @@ export function dataExtents(fd: number): RamRange[] | null {
   ].join('\n');
   try {
     const out = execFileSync('python3', ['-c', script], { encoding: 'utf8', stdio: [fd, 'pipe', 'ignore'], maxBuffer: 256 << 20 });
-    return out.split('\n').filter(Boolean).map((l) => {
-      const [start, length] = l.split(' ').map(Number);
-      return { start, length };
-    });
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [start, length] = l.split(' ').map(Number);
+        return { start, length };
+      });
   } catch {
     return null;
   }

@@ -21,7 +21,11 @@ export class FileSource implements ByteSource {
   /** Bytes the file system allocated to the file: fewer than `size` only for a sparse (or compressed) file. */
   private readonly allocated: number;
 
-  private constructor(readonly path: string, readonly fd: number, stat: fs.Stats) {
+  private constructor(
+    readonly path: string,
+    readonly fd: number,
+    stat: fs.Stats,
+  ) {
     this.size = stat.size;
     this.mtime = stat.mtime;
     this.allocated = stat.blocks * 512;

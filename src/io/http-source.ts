@@ -104,7 +104,12 @@ function get(url: URL, headers: Record<string, string>, signal: AbortSignal, hop
 }
 
 export class HttpTransport implements RangeTransport {
-  private constructor(readonly label: string, private readonly url: URL, private readonly auth: Record<string, string>, readonly pin: Pin) {}
+  private constructor(
+    readonly label: string,
+    private readonly url: URL,
+    private readonly auth: Record<string, string>,
+    readonly pin: Pin,
+  ) {}
 
   /** Pins the object with one tiny ranged GET (a presigned GET URL may not allow HEAD). */
   static async open(given: string, timeoutMs: number): Promise<HttpTransport> {
@@ -126,11 +131,14 @@ export class HttpTransport implements RangeTransport {
     if (status === 416) throw new InputError(`${label}: the object is empty`);
     if (status === 200) {
       res.destroy();
-      throw new InputError(`${label}: the server ignores range requests (HTTP 200 to Range: bytes=0-0); memview reads objects in place and will not download it whole`);
+      throw new InputError(
+        `${label}: the server ignores range requests (HTTP 200 to Range: bytes=0-0); memview reads objects in place and will not download it whole`,
+      );
     }
     if (status !== 206) throw new InputError(`${label}: cannot open: ${statusWords(status, res.statusMessage ?? '')}`);
     const range = contentRange(header('content-range') ?? null);
-    if (!range || !Number.isSafeInteger(range.total)) throw new InputError(`${label}: the server did not say the object's size (Content-Range ${JSON.stringify(header('content-range') ?? null)})`);
+    if (!range || !Number.isSafeInteger(range.total))
+      throw new InputError(`${label}: the server did not say the object's size (Content-Range ${JSON.stringify(header('content-range') ?? null)})`);
     const pin: Pin = {
       size: range.total,
       etag: header('etag'),
@@ -159,7 +167,11 @@ export class HttpTransport implements RangeTransport {
         return Array.isArray(v) ? v[0] : v;
       };
       if (status === 412) throw new ObjectChangedError(`HTTP 412: it no longer matches ${etag ? `ETag ${etag}` : `Last-Modified ${this.pin.lastModified}`}`);
-      if (status !== 206) throw new RemoteError(status === 200 ? 'the server ignored the range request (HTTP 200)' : statusWords(status, res.statusMessage ?? ''), retryableStatus(status));
+      if (status !== 206)
+        throw new RemoteError(
+          status === 200 ? 'the server ignored the range request (HTTP 200)' : statusWords(status, res.statusMessage ?? ''),
+          retryableStatus(status),
+        );
       const got = header('etag');
       if (this.pin.etag && got && got !== this.pin.etag) throw new ObjectChangedError(`ETag was ${this.pin.etag}, now ${got}`);
       const range = contentRange(header('content-range') ?? null);

@@ -28,7 +28,8 @@ export async function readRemoteFile(url: string, flags: RemoteFlags = {}): Prom
   if (!isRemote(url)) throw new InputError(`${url}: not a remote URL`);
   const src = await openRemote(url, flags);
   try {
-    if (src.size > MAX_MAP_BYTES) throw new InputError(`${src.label}: ${src.size} bytes is too large for a memory map (/proc/iomem or a boot log); is this the image?`);
+    if (src.size > MAX_MAP_BYTES)
+      throw new InputError(`${src.label}: ${src.size} bytes is too large for a memory map (/proc/iomem or a boot log); is this the image?`);
     return await readAt(src, 0, src.size);
   } finally {
     src.close();

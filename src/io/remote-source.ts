@@ -21,7 +21,10 @@ export interface Pin {
 
 /** One failed request: `retryable` for 5xx, 429, timeouts and dropped connections. */
 export class RemoteError extends Error {
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super(message);
   }
 }
@@ -117,7 +120,10 @@ export class RemoteSource implements ByteSource {
   private closed = false;
   private readonly controllers = new Set<AbortController>();
 
-  constructor(private readonly transport: RangeTransport, options: Partial<RemoteOptions> = {}) {
+  constructor(
+    private readonly transport: RangeTransport,
+    options: Partial<RemoteOptions> = {},
+  ) {
     this.options = { ...DEFAULT_REMOTE, ...options };
     if (this.options.blockSize % PAGE !== 0) throw new Error(`block size must be a multiple of ${PAGE}`);
     this.size = transport.pin.size;
@@ -273,10 +279,12 @@ export class RemoteSource implements ByteSource {
     return new Promise<T>((resolve, reject) => {
       const run = () => {
         this.active++;
-        task().then(resolve, reject).finally(() => {
-          this.active--;
-          this.queue.shift()?.run();
-        });
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            this.active--;
+            this.queue.shift()?.run();
+          });
       };
       if (this.active < this.options.concurrency) run();
       else if (ahead) this.queue.push({ run, ahead });

@@ -44,15 +44,27 @@ function describe(e: unknown): { words: string; status?: number; retryable: bool
   const err = e as SdkError;
   const status = err.$metadata?.httpStatusCode;
   const name = err.name ?? 'error';
-  const net: Record<string, string> = { ECONNREFUSED: 'connection refused', ECONNRESET: 'connection reset', ETIMEDOUT: 'connection timed out', EPIPE: 'connection reset', ENOTFOUND: 'host not found' };
+  const net: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    EPIPE: 'connection reset',
+    ENOTFOUND: 'host not found',
+  };
   if (err.code && net[err.code]) return { words: net[err.code], retryable: true };
-  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') return { words: `not found (HTTP 404 ${name === 'NotFound' ? 'NoSuchKey' : name})`, status: 404, retryable: false };
+  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound')
+    return { words: `not found (HTTP 404 ${name === 'NotFound' ? 'NoSuchKey' : name})`, status: 404, retryable: false };
   if (name === 'NoSuchBucket') return { words: 'no such bucket (HTTP 404 NoSuchBucket)', status: 404, retryable: false };
   if (status === 401 || status === 403) {
     const why = name === 'Unknown' || name === 'Forbidden' ? 'Forbidden' : name;
-    return { words: `not authorised (HTTP ${status} ${why}; check the credentials the AWS SDK found: AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws)`, status, retryable: false };
+    return {
+      words: `not authorised (HTTP ${status} ${why}; check the credentials the AWS SDK found: AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws)`,
+      status,
+      retryable: false,
+    };
   }
-  if (name === 'CredentialsProviderError') return { words: 'no AWS credentials found (environment, ~/.aws/credentials, SSO or instance role)', retryable: false };
+  if (name === 'CredentialsProviderError')
+    return { words: 'no AWS credentials found (environment, ~/.aws/credentials, SSO or instance role)', retryable: false };
   if (status === 412 || name === 'PreconditionFailed') return { words: `HTTP 412 ${name}`, status: 412, retryable: false };
   if (status !== undefined) return { words: `HTTP ${status} ${name}`, status, retryable: status >= 500 || status === 429 };
   return { words: err.code ? `network error (${err.code})` : name, retryable: name !== 'AbortError' };
@@ -86,7 +98,11 @@ async function makeClient(options: S3Options): Promise<S3Client> {
 export class S3Transport implements RangeTransport {
   readonly label: string;
 
-  private constructor(private readonly client: S3Client, private readonly where: S3Location, readonly pin: Pin) {
+  private constructor(
+    private readonly client: S3Client,
+    private readonly where: S3Location,
+    readonly pin: Pin,
+  ) {
     this.label = `s3://${where.bucket}/${where.key}`;
   }
 

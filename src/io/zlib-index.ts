@@ -114,7 +114,9 @@ export async function indexZlibStream(source: ByteSource, options: { spacing?: n
   for (;;) {
     if (strm.avail_in === 0) {
       if (fed >= source.size) {
-        throw new InputError(`${name}: the zlib stream ends early: the file ends at offset ${hex(source.size)} after ${outBase + strm.next_out} inflated bytes, before the stream's end (truncated)`);
+        throw new InputError(
+          `${name}: the zlib stream ends early: the file ends at offset ${hex(source.size)} after ${outBase + strm.next_out} inflated bytes, before the stream's end (truncated)`,
+        );
       }
       const chunk = await readAt(source, fed, INPUT_STEP);
       strm.input = chunk;
@@ -131,7 +133,9 @@ export async function indexZlibStream(source: ByteSource, options: { spacing?: n
     const r = p.zlibInflate(strm, due > 0 ? p.Z_NO_FLUSH : p.Z_BLOCK);
     if (due > 0) strm.avail_out += free - Math.min(free, due);
     if (r !== p.Z_OK && r !== p.Z_STREAM_END && r !== p.Z_BUF_ERROR) {
-      throw new InputError(`${name}: corrupt deflate data near file offset ${hex(fed - strm.avail_in)} (after ${outBase + strm.next_out} inflated bytes): ${strm.msg || `zlib error ${r}`}`);
+      throw new InputError(
+        `${name}: corrupt deflate data near file offset ${hex(fed - strm.avail_in)} (after ${outBase + strm.next_out} inflated bytes): ${strm.msg || `zlib error ${r}`}`,
+      );
     }
     if (strm.next_out > before) for (const [, h] of hashes) h.update(out.subarray(before, strm.next_out));
     const total = outBase + strm.next_out;
@@ -141,7 +145,7 @@ export async function indexZlibStream(source: ByteSource, options: { spacing?: n
       return { size: total, streamEnd, windowBits, checkpoints, indexBytes, digests };
     }
     // At a block boundary (not after the last block), far enough from the last checkpoint: take one.
-    if ((strm.data_type & 128) && !(strm.data_type & 64) && total - last >= spacing) {
+    if (strm.data_type & 128 && !(strm.data_type & 64) && total - last >= spacing) {
       const have = Math.min(windowSize, total);
       const window = Buffer.from(out.subarray(strm.next_out - have, strm.next_out));
       checkpoints.push({ out: total, in: fed - strm.avail_in, bits: strm.data_type & 7, window });

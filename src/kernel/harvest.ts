@@ -122,7 +122,10 @@ async function checkCandidate(src: RamSource, phys: number, note: VmcoreinfoNote
   const stext = toPhys(hexField(note.fields.get('SYMBOL(_stext)')));
   if (physBase !== undefined) {
     if (stext === undefined) c.problems.push('no SYMBOL(_stext)');
-    else if (!rangeHolding(src.ranges, stext)) c.problems.push(`NUMBER(phys_base) ${physBase} puts the kernel text (_stext) at physical ${hex(stext)}, outside RAM (wrong map, or a note from another boot)`);
+    else if (!rangeHolding(src.ranges, stext))
+      c.problems.push(
+        `NUMBER(phys_base) ${physBase} puts the kernel text (_stext) at physical ${hex(stext)}, outside RAM (wrong map, or a note from another boot)`,
+      );
     else c.evidence.push(`kernel text (_stext) at physical ${hex(stext)}, in RAM ${formatRange(rangeHolding(src.ranges, stext)!)}`);
   }
   const uts = toPhys(hexField(note.fields.get('SYMBOL(init_uts_ns)')));
@@ -187,7 +190,15 @@ async function givenCandidate(src: RamSource, given: { text: string; origin: str
   raw.write('VMCOREINFO', 12, 'latin1');
   text.copy(raw, NHDR_AND_NAME);
   const note = parseVmcoreinfoNoteAt(raw, 0, -1);
-  if (!note) return { phys: -1, origin: given.origin, note: { offset: -1, note: raw, text: given.text, fields: new Map() }, facts: kernelFacts(new Map()), evidence: [], problems: [`VMCOREINFO from ${given.origin} is not a valid note text`] };
+  if (!note)
+    return {
+      phys: -1,
+      origin: given.origin,
+      note: { offset: -1, note: raw, text: given.text, fields: new Map() },
+      facts: kernelFacts(new Map()),
+      evidence: [],
+      problems: [`VMCOREINFO from ${given.origin} is not a valid note text`],
+    };
   const c = await checkCandidate(src, -1, note, text.length);
   c.origin = given.origin;
   return c;
@@ -341,7 +352,9 @@ function choose(h: KernelHarvest): void {
     if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
     return;
   }
-  h.report.push(`VMCOREINFO note at physical ${hex(c.phys)}, OSRELEASE=${c.facts.osrelease} (${scanned}${early ? '; --vmcoreinfo all reads all RAM for other copies' : ''})`);
+  h.report.push(
+    `VMCOREINFO note at physical ${hex(c.phys)}, OSRELEASE=${c.facts.osrelease} (${scanned}${early ? '; --vmcoreinfo all reads all RAM for other copies' : ''})`,
+  );
   for (const e of c.evidence) h.report.push(`  evidence: ${e}`);
   if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
 }

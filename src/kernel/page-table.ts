@@ -91,7 +91,10 @@ export async function checkPageTable(q: PageTableQuery, ranges: readonly RamRang
       outside && `${outside} pointing outside RAM`,
       stray && `${count(stray, 'non-zero entry', 'non-zero entries')} not present`,
     ].filter(Boolean);
-    return { ok: false, detail: `${where} is not the kernel's top-level page table: ${count(present, 'present entry', 'present entries')}, ${what.join(', ')}` };
+    return {
+      ok: false,
+      detail: `${where} is not the kernel's top-level page table: ${count(present, 'present entry', 'present entries')}, ${what.join(', ')}`,
+    };
   }
   if (!kernel.includes(KERNEL_TEXT_ENTRY)) {
     return { ok: false, detail: `${where} is not the kernel's top-level page table: entry 511 (the kernel image mapping) is not present` };
@@ -133,7 +136,11 @@ export async function checkPageTable(q: PageTableQuery, ranges: readonly RamRang
     if (nonzero === 0) empty++;
   }
   const summary = `${count(kernel.length, 'kernel-half entry', 'kernel-half entries')} into RAM (${empty} of them to all-zero tables: the preallocated vmalloc area)`;
-  if (bad > 0) return { ok: false, detail: `${where} has ${summary}, but ${count(bad, 'next-level table')} ${bad === 1 ? 'is' : 'are'} not a page table into RAM: ${firstBad}` };
+  if (bad > 0)
+    return {
+      ok: false,
+      detail: `${where} has ${summary}, but ${count(bad, 'next-level table')} ${bad === 1 ? 'is' : 'are'} not a page table into RAM: ${firstBad}`,
+    };
   if (empty === kernel.length) return { ok: false, detail: `${where} has ${summary}, but every next-level table is empty` };
 
   let walked = '';

@@ -117,8 +117,7 @@ export interface KernelFacts {
 
 const hexValue = (v: string | undefined): bigint | undefined =>
   v !== undefined && /^(0x)?[0-9a-fA-F]+$/.test(v.trim()) ? BigInt('0x' + v.trim().replace(/^0x/, '')) : undefined;
-const decValue = (v: string | undefined): bigint | undefined =>
-  v !== undefined && /^-?[0-9]+$/.test(v.trim()) ? BigInt(v.trim()) : undefined;
+const decValue = (v: string | undefined): bigint | undefined => (v !== undefined && /^-?[0-9]+$/.test(v.trim()) ? BigInt(v.trim()) : undefined);
 
 /** The numbers a reader needs, from parsed VMCOREINFO fields. */
 export function kernelFacts(fields: ReadonlyMap<string, string>): KernelFacts {

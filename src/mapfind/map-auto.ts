@@ -32,7 +32,12 @@ function pageReader(image: ByteSource, ranges: readonly RamRange[], padded: bool
   };
 }
 
-async function contentCheck(image: ByteSource, ranges: readonly RamRange[], fit: SizeFit, pageTables: readonly PageTableQuery[]): Promise<ContentEvidence | undefined> {
+async function contentCheck(
+  image: ByteSource,
+  ranges: readonly RamRange[],
+  fit: SizeFit,
+  pageTables: readonly PageTableQuery[],
+): Promise<ContentEvidence | undefined> {
   if (pageTables.length === 0 || !placesBytes(fit)) return undefined;
   const read = pageReader(image, ranges, fit === 'padded');
   const checks = [];
@@ -90,7 +95,7 @@ export async function autoMap(image: ByteSource, scanLimit?: number): Promise<Ch
     const tried = `looked for the boot log's e820 map (dmesg text, printk records, printk ring buffer) and the VMCOREINFO note in the image${partly}`;
     throw new InputError(
       `${image.label}: a raw image needs a memory map and none was found in it: ${reason} (${tried}); ` +
-        'pass --map with the machine\'s /proc/iomem or its boot log (dmesg, journalctl -k)',
+        "pass --map with the machine's /proc/iomem or its boot log (dmesg, journalctl -k)",
       report.choice.ranked.length ? formatMapReport(report) : undefined,
     );
   }

@@ -50,9 +50,12 @@ function readMapBytes(path: string): Buffer {
   }
   try {
     if (stat.isDirectory()) throw new InputError(`${path}: is a directory, not a map file`);
-    if (!stat.isFile()) throw new InputError(`${path}: is ${fileKind(stat)}, not a map file; save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)`);
+    if (!stat.isFile())
+      throw new InputError(`${path}: is ${fileKind(stat)}, not a map file; save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)`);
     const tooBig = (size: string) =>
-      new InputError(`${path}: ${size} bytes is too large for a memory map (/proc/iomem or a boot log, at most ${human(MAX_MAP_BYTES)} read); is this the image? (for a long syslog, give only the boot's lines)`);
+      new InputError(
+        `${path}: ${size} bytes is too large for a memory map (/proc/iomem or a boot log, at most ${human(MAX_MAP_BYTES)} read); is this the image? (for a long syslog, give only the boot's lines)`,
+      );
     if (stat.size > MAX_MAP_BYTES) throw tooBig(String(stat.size));
     // Read to the end, not to st_size: /proc/iomem reports size 0.
     const chunks: Buffer[] = [];
@@ -86,6 +89,7 @@ export function readMapFile(path: string, imageSize?: number): ChosenMap {
 export function mapFromText(text: string, name: string, imageSize?: number): ChosenMap {
   const candidates = candidatesFromText(text, name);
   const { map, note } = imageSize === undefined ? { map: candidates[candidates.length - 1], note: undefined } : chooseFromFile(candidates, imageSize, name);
-  const how = map.kind === 'iomem' ? map.origin : `${map.origin} (boot log e820 map, ${map.details.filter((d) => d.startsWith('replayed')).length} edits replayed)`;
+  const how =
+    map.kind === 'iomem' ? map.origin : `${map.origin} (boot log e820 map, ${map.details.filter((d) => d.startsWith('replayed')).length} edits replayed)`;
   return { ranges: map.ranges, origin: how, notes: note ? [note] : [] };
 }

@@ -12,7 +12,14 @@ export interface MapReport {
   choice: MapChoice;
 }
 
-const FIT_WORDS = { exact: 'fits (raw)', padded: 'fits (padded)', 'page-rounded': 'fits page-rounded', 'page-truncated': 'fits page-truncated', 'avml-short': 'fits AVML -1', none: 'no fit' };
+const FIT_WORDS = {
+  exact: 'fits (raw)',
+  padded: 'fits (padded)',
+  'page-rounded': 'fits page-rounded',
+  'page-truncated': 'fits page-truncated',
+  'avml-short': 'fits AVML -1',
+  none: 'no fit',
+};
 
 /** The report as a table for people. */
 export function formatMapReport(r: MapReport): string {
@@ -24,14 +31,19 @@ export function formatMapReport(r: MapReport): string {
       (r.scan.capped ? ' (stopped collecting after too many hits)' : ''),
   );
   for (const k of r.kernels) {
-    const pt = k.pageTablePhys === undefined ? 'no page-table address (needs SYMBOL(swapper_pg_dir) and NUMBER(phys_base))' : `top-level page table at physical ${hex(k.pageTablePhys)}`;
+    const pt =
+      k.pageTablePhys === undefined
+        ? 'no page-table address (needs SYMBOL(swapper_pg_dir) and NUMBER(phys_base))'
+        : `top-level page table at physical ${hex(k.pageTablePhys)}`;
     out.push(`kernel    VMCOREINFO at image offset ${hex(k.offset)}: ${k.osrelease ?? '?'}; ${pt}`);
   }
   const { ranked, chosen } = r.choice;
   out.push(ranked.length ? 'candidates (best first)' : 'candidates: none');
   ranked.forEach((c, i) => {
     const mark = c === chosen ? '*' : ' ';
-    const also = c.candidate.alsoAt.length ? ` (+${c.candidate.alsoAt.length} identical: ${c.candidate.alsoAt.slice(0, 3).join(', ')}${c.candidate.alsoAt.length > 3 ? ', …' : ''})` : '';
+    const also = c.candidate.alsoAt.length
+      ? ` (+${c.candidate.alsoAt.length} identical: ${c.candidate.alsoAt.slice(0, 3).join(', ')}${c.candidate.alsoAt.length > 3 ? ', …' : ''})`
+      : '';
     out.push(`${mark}${String(i + 1).padStart(2)}. ${c.candidate.origin}${also}`);
     out.push(`     ${FIT_WORDS[c.fit]}: ${c.candidate.ranges.length} ranges, ${describeFit(c.fit, c.candidate.ranges, r.imageSize)}`);
     if (c.content) out.push(`     content ${c.content.ok ? 'confirms' : 'contradicts'}: ${c.content.detail}`);
@@ -39,7 +51,9 @@ export function formatMapReport(r: MapReport): string {
     for (const d of c.candidate.details) out.push(`     ${d}`);
   });
   const idx = chosen ? ranked.indexOf(chosen) + 1 : 0;
-  out.push(chosen ? `chosen    ${idx} (${chosen.candidate.origin}), confidence ${r.choice.confidence}: ${r.choice.reason}` : `chosen    none: ${r.choice.reason}`);
+  out.push(
+    chosen ? `chosen    ${idx} (${chosen.candidate.origin}), confidence ${r.choice.confidence}: ${r.choice.reason}` : `chosen    none: ${r.choice.reason}`,
+  );
   return out.join('\n') + '\n';
 }
 

@@ -35,7 +35,6 @@ export type SizeFit = 'exact' | 'padded' | 'page-rounded' | 'page-truncated' | '
 
 export const placesBytes = (fit: SizeFit) => fit === 'exact' || fit === 'padded';
 
-
 export function sizeFit(ranges: readonly RamRange[], imageSize: number): SizeFit {
   if (totalLength(ranges) === imageSize) return 'exact';
   if (ranges.length > 0 && rangeEnd(ranges[ranges.length - 1]) === imageSize) return 'padded';
@@ -182,13 +181,15 @@ function provenance(c: MapCandidate): number {
 const contentRank = (r: RankedCandidate) => (r.content === undefined ? 1 : r.content.ok ? 2 : 0);
 
 export function rankCandidates(ranked: readonly RankedCandidate[]): RankedCandidate[] {
-  return ranked.slice().sort(
-    (a, b) =>
-      Number(placesBytes(b.fit)) - Number(placesBytes(a.fit)) ||
-      contentRank(b) - contentRank(a) ||
-      provenance(b.candidate) - provenance(a.candidate) ||
-      b.candidate.alsoAt.length - a.candidate.alsoAt.length,
-  );
+  return ranked
+    .slice()
+    .sort(
+      (a, b) =>
+        Number(placesBytes(b.fit)) - Number(placesBytes(a.fit)) ||
+        contentRank(b) - contentRank(a) ||
+        provenance(b.candidate) - provenance(a.candidate) ||
+        b.candidate.alsoAt.length - a.candidate.alsoAt.length,
+    );
 }
 
 const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -217,7 +218,8 @@ export function chooseMap(candidates: readonly RankedCandidate[], imageSize: num
   const agreeing = fitting.filter((r) => sameLayout(r.candidate.ranges, best.candidate.ranges));
   const rivals = fitting.filter((r) => !sameLayout(r.candidate.ranges, best.candidate.ranges));
   const seen = agreeing.reduce((n, r) => n + 1 + r.candidate.alsoAt.length, 0);
-  const sizeWords = best.fit === 'padded' ? `it ends where the (padded) image ends (${imageSize} bytes)` : `its RAM total equals the image size (${imageSize} bytes)`;
+  const sizeWords =
+    best.fit === 'padded' ? `it ends where the (padded) image ends (${imageSize} bytes)` : `its RAM total equals the image size (${imageSize} bytes)`;
   if (best.content?.ok) {
     if (rivals.some((r) => r.content?.ok)) {
       return { ranked, reason: `maps with different layouts fit the image size and pass the page-table check alike; pass --map` };

@@ -71,7 +71,11 @@ const OTHER_TABLE = /update (e820_saved|e820_table_firmware|e820_table_kexec)\b/
 
 const num = (s: string) => parseInt(s.replace(/^0x/i, ''), 16);
 /** `(usable)` -> `usable`, `usable ` -> `usable`. */
-const typeWord = (s: string) => s.trim().replace(/^\((.*)\)$/, '$1').trim();
+const typeWord = (s: string) =>
+  s
+    .trim()
+    .replace(/^\((.*)\)$/, '$1')
+    .trim();
 
 /** Is an e820 type word RAM? (`usable`; 7.0 wording kept open: `System RAM`, `kernel usable RAM`.) */
 export function isRamType(type: string): boolean {
@@ -124,7 +128,10 @@ function describeEdit(e: Edit): string {
 }
 
 /** Applies one update/remove to a table, splitting entries at the edit's bounds. */
-export function applyEdit(table: readonly E820Entry[], edit: { kind: 'update' | 'remove'; start: number; end: number; from: string; to?: string }): E820Entry[] {
+export function applyEdit(
+  table: readonly E820Entry[],
+  edit: { kind: 'update' | 'remove'; start: number; end: number; from: string; to?: string },
+): E820Entry[] {
   const out: E820Entry[] = [];
   for (const e of table) {
     const hit = e.start < edit.end && edit.start < e.end && (edit.from === '' || e.type === edit.from);

@@ -14,7 +14,10 @@ import { checkRanges } from './ranges';
 const LINE = /^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*?)\s*$/;
 
 export function parseIomem(text: string): RamRange[] {
-  const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new InputError('iomem map is empty');
   const ram: RamRange[] = [];
   let allZero = true;

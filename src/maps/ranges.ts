@@ -9,9 +9,7 @@ export function checkRanges(ranges: readonly RamRange[], what: string): RamRange
     const b = ranges[i];
     if (b.start < rangeEnd(a)) {
       const kind = b.start < a.start ? 'out of order' : 'overlap';
-      throw new InputError(
-        `${what}: RAM ranges ${formatRange(a)} and ${formatRange(b)} ${kind === 'overlap' ? 'overlap' : 'are out of order'}`,
-      );
+      throw new InputError(`${what}: RAM ranges ${formatRange(a)} and ${formatRange(b)} ${kind === 'overlap' ? 'overlap' : 'are out of order'}`);
     }
   }
   return ranges.slice();

@@ -67,7 +67,7 @@ function tryPrintkLog(buf: Buffer, msg: number, lineEnd: number, end: number): L
       const first = printkRecord(buf, msg - hdr, hdr, align);
       if (!first || first.text + first.textLen !== lineEnd) continue;
       const lines: string[] = [];
-      for (let at = msg - hdr; at < end; ) {
+      for (let at = msg - hdr; at < end;) {
         const r = printkRecord(buf, at, hdr, align);
         if (!r || !printable(buf, r.text, r.text + r.textLen)) break;
         lines.push(buf.toString('latin1', r.text, r.text + r.textLen));

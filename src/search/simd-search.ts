@@ -103,28 +103,95 @@ const loadAt = (at: number) => [...get(I), ...(at ? [...konst(at), I32_ADD] : []
  * where TAIL is the 16 bytes at i + at + D (one distance for both needles, each with its own byte there).
  */
 const blockMatches = (at: number, m0: number, m1: number) => [
-  ...loadAt(at), ...set(BLK),
-  ...get(I), ...get(D), I32_ADD, ...(at ? [...konst(at), I32_ADD] : []), ...V128_LOAD, ...set(TAIL),
-  ...get(BLK), ...get(VF0), ...I8X16_EQ, ...get(TAIL), ...get(VL0), ...I8X16_EQ, ...V128_AND, ...set(m0),
-  ...get(BLK), ...get(VF1), ...I8X16_EQ, ...get(TAIL), ...get(VL1), ...I8X16_EQ, ...V128_AND, ...set(m1),
+  ...loadAt(at),
+  ...set(BLK),
+  ...get(I),
+  ...get(D),
+  I32_ADD,
+  ...(at ? [...konst(at), I32_ADD] : []),
+  ...V128_LOAD,
+  ...set(TAIL),
+  ...get(BLK),
+  ...get(VF0),
+  ...I8X16_EQ,
+  ...get(TAIL),
+  ...get(VL0),
+  ...I8X16_EQ,
+  ...V128_AND,
+  ...set(m0),
+  ...get(BLK),
+  ...get(VF1),
+  ...I8X16_EQ,
+  ...get(TAIL),
+  ...get(VL1),
+  ...I8X16_EQ,
+  ...V128_AND,
+  ...set(m1),
 ];
 
 /** Stores each candidate of the block at i + at: offset * 2 + needle; returns when the table is full. */
 const emitCandidates = (at: number, m0: number, m1: number) => [
-  ...get(m0), ...I8X16_BITMASK, ...get(m1), ...I8X16_BITMASK, ...konst(16), I32_SHL, I32_OR, ...set(MASK),
-  BLOCK, VOID,
-  LOOP, VOID,
-  ...get(MASK), I32_EQZ, BR_IF, 1,
-  ...get(MASK), I32_CTZ, ...set(BIT),
-  ...get(OUT), ...get(COUNT), ...konst(2), I32_SHL, I32_ADD,
-  ...get(I), ...(at ? [...konst(at), I32_ADD] : []), ...get(BIT), ...konst(15), I32_AND, I32_ADD, ...konst(1), I32_SHL,
-  ...get(BIT), ...konst(4), I32_SHR_U, I32_OR,
-  I32_STORE, 0x02, 0x00,
-  ...get(COUNT), ...konst(1), I32_ADD, LOCAL_TEE, COUNT, ...get(MAX), I32_GE_U,
-  IF, VOID, ...get(COUNT), RETURN, END,
-  ...get(MASK), ...get(MASK), ...konst(1), I32_SUB, I32_AND, ...set(MASK),
-  BR, 0,
-  END, END,
+  ...get(m0),
+  ...I8X16_BITMASK,
+  ...get(m1),
+  ...I8X16_BITMASK,
+  ...konst(16),
+  I32_SHL,
+  I32_OR,
+  ...set(MASK),
+  BLOCK,
+  VOID,
+  LOOP,
+  VOID,
+  ...get(MASK),
+  I32_EQZ,
+  BR_IF,
+  1,
+  ...get(MASK),
+  I32_CTZ,
+  ...set(BIT),
+  ...get(OUT),
+  ...get(COUNT),
+  ...konst(2),
+  I32_SHL,
+  I32_ADD,
+  ...get(I),
+  ...(at ? [...konst(at), I32_ADD] : []),
+  ...get(BIT),
+  ...konst(15),
+  I32_AND,
+  I32_ADD,
+  ...konst(1),
+  I32_SHL,
+  ...get(BIT),
+  ...konst(4),
+  I32_SHR_U,
+  I32_OR,
+  I32_STORE,
+  0x02,
+  0x00,
+  ...get(COUNT),
+  ...konst(1),
+  I32_ADD,
+  LOCAL_TEE,
+  COUNT,
+  ...get(MAX),
+  I32_GE_U,
+  IF,
+  VOID,
+  ...get(COUNT),
+  RETURN,
+  END,
+  ...get(MASK),
+  ...get(MASK),
+  ...konst(1),
+  I32_SUB,
+  I32_AND,
+  ...set(MASK),
+  BR,
+  0,
+  END,
+  END,
 ];
 
 /** STEP bytes per step; candidates are rare, so the common path is compare, or, any_true, branch. */
@@ -132,33 +199,65 @@ function scanBody(): number[] {
   const blocks = Array.from({ length: BLOCKS }, (_, b) => b);
   const anyMatch = blocks.flatMap((b) => [...get(M(b, 0)), ...get(M(b, 1)), ...V128_OR, ...(b ? V128_OR : [])]);
   const code = [
-    ...get(START), ...set(I),
-    ...get(F0), ...I8X16_SPLAT, ...set(VF0),
-    ...get(L0), ...I8X16_SPLAT, ...set(VL0),
-    ...get(F1), ...I8X16_SPLAT, ...set(VF1),
-    ...get(L1), ...I8X16_SPLAT, ...set(VL1),
-    BLOCK, VOID,
-    LOOP, VOID,
-    ...get(I), ...get(LEN), I32_GE_U, BR_IF, 1,
+    ...get(START),
+    ...set(I),
+    ...get(F0),
+    ...I8X16_SPLAT,
+    ...set(VF0),
+    ...get(L0),
+    ...I8X16_SPLAT,
+    ...set(VL0),
+    ...get(F1),
+    ...I8X16_SPLAT,
+    ...set(VF1),
+    ...get(L1),
+    ...I8X16_SPLAT,
+    ...set(VL1),
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    ...get(I),
+    ...get(LEN),
+    I32_GE_U,
+    BR_IF,
+    1,
     ...blocks.flatMap((b) => blockMatches(16 * b, M(b, 0), M(b, 1))),
-    ...anyMatch, ...V128_ANY_TRUE,
-    IF, VOID,
+    ...anyMatch,
+    ...V128_ANY_TRUE,
+    IF,
+    VOID,
     ...blocks.flatMap((b) => emitCandidates(16 * b, M(b, 0), M(b, 1))),
     END,
-    ...get(I), ...konst(STEP), I32_ADD, ...set(I),
-    BR, 0,
-    END, END,
+    ...get(I),
+    ...konst(STEP),
+    I32_ADD,
+    ...set(I),
+    BR,
+    0,
+    END,
+    END,
     ...get(COUNT),
     END,
   ];
-  const locals = vec([[4, I32], [6 + 2 * BLOCKS, V128]]);
+  const locals = vec([
+    [4, I32],
+    [6 + 2 * BLOCKS, V128],
+  ]);
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
 function moduleBytes(): Uint8Array {
   const type = [0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), ...vec([[I32]])];
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([type])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x00]])),
     ...section(3, vec([[0]])),
@@ -196,7 +295,11 @@ export class SimdSearcher {
   /** The second byte compared: at the same distance in both needles (the shorter one's last byte). */
   private readonly tail: number;
 
-  private constructor(private readonly needles: [Buffer, Buffer], chunkSize: number, module: WebAssembly.Module) {
+  private constructor(
+    private readonly needles: [Buffer, Buffer],
+    chunkSize: number,
+    module: WebAssembly.Module,
+  ) {
     this.outAt = Math.ceil((chunkSize + PAD) / 4) * 4;
     this.tail = Math.min(needles[0].length, needles[1].length) - 1;
     const bytes = this.outAt + MAX_CANDIDATES * 4;
@@ -221,7 +324,7 @@ export class SimdSearcher {
   search(length: number, hit: (needle: number, offset: number) => void): void {
     const [a, b] = this.needles;
     const mem = this.buffer;
-    for (let from = 0; from < length; ) {
+    for (let from = 0; from < length;) {
       // Past the data the bytes are stale: candidates there fail the length check below.
       const count = this.scan(length, a[0], a[this.tail], b[0], b[this.tail], this.tail, this.outAt, MAX_CANDIDATES, from);
       for (let i = 0; i < count; i++) {

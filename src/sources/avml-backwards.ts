@@ -69,7 +69,10 @@ export async function walkAvmlBackwards(image: ByteSource): Promise<AvmlTail> {
   let end = image.size;
   let nextStart = Number.MAX_SAFE_INTEGER; // records ascend: each must end before the next one starts
   const place = (h: Header, at: number, what: string) => {
-    if (h.start + h.length > nextStart) fail(`AVML ${what} at file offset ${hex(at)}: range ${hex(h.start)}-${hex(h.start + h.length - 1)} overlaps or follows the next record's (starts at ${hex(nextStart)})`);
+    if (h.start + h.length > nextStart)
+      fail(
+        `AVML ${what} at file offset ${hex(at)}: range ${hex(h.start)}-${hex(h.start + h.length - 1)} overlaps or follows the next record's (starts at ${hex(nextStart)})`,
+      );
     nextStart = h.start;
   };
   // The bytes just before `end`: the trailer of the record ending there (or part of an orphan header).
@@ -92,7 +95,9 @@ export async function walkAvmlBackwards(image: ByteSource): Promise<AvmlTail> {
     }
     const at = streamLength > 0 ? end - TRAILER_SIZE - streamLength - RECORD_HEADER_SIZE : -1;
     if (at < 0) {
-      fail(`not an AVML v2 record ending at file offset ${hex(end)}: its trailer says the Snappy stream is ${streamLength} bytes, more than the file holds before it (truncated, or an upload that did not finish?)`);
+      fail(
+        `not an AVML v2 record ending at file offset ${hex(end)}: its trailer says the Snappy stream is ${streamLength} bytes, more than the file holds before it (truncated, or an upload that did not finish?)`,
+      );
     }
     const from = Math.max(0, at - TRAILER_SIZE);
     const window = await read(from, Math.min(end, at + RECORD_HEADER_SIZE + STREAM_ID_CHUNK.length));

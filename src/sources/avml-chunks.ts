@@ -87,10 +87,12 @@ export function avmlDecoder(image: ByteSource, chunks: AvmlChunkIndex, verify: b
   const inflateAsync = (i: number, body: Buffer): Promise<Buffer> => {
     const data = body.subarray(CHUNK_CRC_SIZE);
     if (!chunks.compressed[i]) return Promise.resolve(copy(data));
-    return loadSnappy().uncompress(data, { asBuffer: true }).then(
-      (out) => out as Buffer,
-      (e: Error) => Promise.reject(corrupt(i, e)),
-    );
+    return loadSnappy()
+      .uncompress(data, { asBuffer: true })
+      .then(
+        (out) => out as Buffer,
+        (e: Error) => Promise.reject(corrupt(i, e)),
+      );
   };
 
   return async (first, last) => {

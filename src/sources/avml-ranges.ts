@@ -58,7 +58,9 @@ export function avmlRangeNotes(blocks: number, rebuilt: ReturnType<typeof avmlRa
     notes.push('all-zero blocks at the edge of a range look like non-RAM in an AVML file; pass --map iomem.txt for the exact ranges');
   }
   if (rebuilt.extended > 0) {
-    notes.push(`AVML drops the last byte of each iomem range (inclusive end used as exclusive): ${rebuilt.extended} ranges extended by that byte, served as zero`);
+    notes.push(
+      `AVML drops the last byte of each iomem range (inclusive end used as exclusive): ${rebuilt.extended} ranges extended by that byte, served as zero`,
+    );
   }
   return notes;
 }
@@ -66,7 +68,9 @@ export function avmlRangeNotes(blocks: number, rebuilt: ReturnType<typeof avmlRa
 const LISTED = 4;
 
 function offsets(list: readonly { fileOffset: number }[]): string {
-  const shown = list.slice(0, LISTED).map((o) => hex(o.fileOffset)).join(', ');
+  const shown = list
+    .slice(0, LISTED)
+    .map((o) => hex(o.fileOffset))
+    .join(', ');
   return list.length > LISTED ? `${shown}, ...` : shown;
 }
-

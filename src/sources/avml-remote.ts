@@ -40,7 +40,11 @@ class LazyAvmlStore implements ByteSource {
   readonly label: string;
   private readonly stores = new Map<number, Promise<ChunkStore>>();
 
-  constructor(private readonly data: ByteSource, private readonly records: readonly AvmlRecordSpan[], private readonly verify: boolean) {
+  constructor(
+    private readonly data: ByteSource,
+    private readonly records: readonly AvmlRecordSpan[],
+    private readonly verify: boolean,
+  ) {
     const last = records[records.length - 1];
     this.size = last.start + last.length;
     this.label = data.label;
@@ -94,12 +98,18 @@ class LazyAvmlStore implements ByteSource {
     const chunks = new AvmlChunkIndex();
     const { end } = await indexRecordStream(r, fail, rec, chunks);
     if (end !== rec.streamOffset + rec.streamLength) {
-      fail(`AVML record at file offset ${hex(rec.fileOffset)}: its trailer says the Snappy stream is ${rec.streamLength} bytes, it is ${end - rec.streamOffset}`);
+      fail(
+        `AVML record at file offset ${hex(rec.fileOffset)}: its trailer says the Snappy stream is ${rec.streamLength} bytes, it is ${end - rec.streamOffset}`,
+      );
     }
     return new ChunkStore(this.label, chunks, avmlDecoder(this.data, chunks, this.verify));
   }
 
   close(): void {
-    for (const p of this.stores.values()) p.then((s) => s.close(), () => {});
+    for (const p of this.stores.values())
+      p.then(
+        (s) => s.close(),
+        () => {},
+      );
   }
 }

@@ -1,8 +1,17 @@
 import { hex, InputError } from '../errors';
 import { AVML_HEADER_SIZE, AVML_MAGIC, AVML_VERSION, AVML_TRAILER_SIZE, decodeAvmlHeader, isAvmlHeader } from '../formats/avml';
 import {
-  CHUNK_COMPRESSED, CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE, CHUNK_STREAM_ID, CHUNK_UNCOMPRESSED, decodeChunkHeader, FIRST_SKIPPABLE,
-  MAX_CHUNK_DATA, MAX_VARINT, snappyLength, STREAM_ID,
+  CHUNK_COMPRESSED,
+  CHUNK_CRC_SIZE,
+  CHUNK_HEADER_SIZE,
+  CHUNK_STREAM_ID,
+  CHUNK_UNCOMPRESSED,
+  decodeChunkHeader,
+  FIRST_SKIPPABLE,
+  MAX_CHUNK_DATA,
+  MAX_VARINT,
+  snappyLength,
+  STREAM_ID,
 } from '../formats/snappy-framing';
 import { BlockReader } from '../io/block-reader';
 import { ByteSource } from '../io/byte-source';
@@ -66,7 +75,9 @@ export async function readAvmlIndex(image: ByteSource): Promise<AvmlIndex> {
     if (endInclusive < start) fail(`AVML record at file offset ${hex(pos)}: end ${hex(endInclusive)} is below start ${hex(start)}`);
     if (endInclusive >= Number.MAX_SAFE_INTEGER) fail(`AVML record at file offset ${hex(pos)}: end address ${hex(endInclusive)} is out of range`);
     if (start < prevEnd) {
-      fail(`AVML record at file offset ${hex(pos)}: range ${hex(start)}-${hex(endInclusive)} overlaps or precedes the previous record (ends at ${hex(prevEnd - 1)})`);
+      fail(
+        `AVML record at file offset ${hex(pos)}: range ${hex(start)}-${hex(endInclusive)} overlaps or precedes the previous record (ends at ${hex(prevEnd - 1)})`,
+      );
     }
     const length = endInclusive - start + 1;
     const body = pos + AVML_HEADER_SIZE;
@@ -83,7 +94,8 @@ export async function readAvmlIndex(image: ByteSource): Promise<AvmlIndex> {
     index.skippedChunks += stream.skipped;
     const chunkAt = stream.end;
     const t = await at(chunkAt, AVML_TRAILER_SIZE);
-    if (t.length < AVML_TRAILER_SIZE) fail(`truncated AVML record at file offset ${hex(pos)}: the file ends before its ${AVML_TRAILER_SIZE}-byte trailer at file offset ${hex(chunkAt)}`);
+    if (t.length < AVML_TRAILER_SIZE)
+      fail(`truncated AVML record at file offset ${hex(pos)}: the file ends before its ${AVML_TRAILER_SIZE}-byte trailer at file offset ${hex(chunkAt)}`);
     const framed = chunkAt - body;
     const trailer = u64(t.readBigUInt64LE(0));
     if (trailer !== framed) {
@@ -122,7 +134,9 @@ export async function indexRecordStream(
     const { type, bodyLength } = decodeChunkHeader(c);
     const next = chunkAt + CHUNK_HEADER_SIZE + bodyLength;
     if (next > size) {
-      fail(`truncated AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} needs ${bodyLength} bytes, the file ends after ${size - chunkAt - CHUNK_HEADER_SIZE}`);
+      fail(
+        `truncated AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} needs ${bodyLength} bytes, the file ends after ${size - chunkAt - CHUNK_HEADER_SIZE}`,
+      );
     }
     if (type === CHUNK_STREAM_ID) {
       const id = await at(chunkAt + CHUNK_HEADER_SIZE, STREAM_ID.length);
@@ -132,7 +146,10 @@ export async function indexRecordStream(
       fail(`AVML record at file offset ${hex(pos)}: expected the Snappy stream identifier at file offset ${hex(chunkAt)}, found chunk type ${hex(type)}`);
     } else if (type === CHUNK_COMPRESSED || type === CHUNK_UNCOMPRESSED) {
       if (bodyLength < CHUNK_CRC_SIZE) fail(`Snappy chunk at file offset ${hex(chunkAt)} is ${bodyLength} bytes, too short for its CRC`);
-      const n = type === CHUNK_UNCOMPRESSED ? bodyLength - CHUNK_CRC_SIZE : snappyLength(c.subarray(CHUNK_HEADER_SIZE + CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE + bodyLength));
+      const n =
+        type === CHUNK_UNCOMPRESSED
+          ? bodyLength - CHUNK_CRC_SIZE
+          : snappyLength(c.subarray(CHUNK_HEADER_SIZE + CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE + bodyLength));
       if (n < 0 || n > MAX_CHUNK_DATA) fail(`Snappy chunk at file offset ${hex(chunkAt)} declares a bad uncompressed length`);
       if (done + n > length) {
         fail(`AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} holds more than the record's ${length} bytes`);

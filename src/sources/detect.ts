@@ -37,14 +37,15 @@ export function parseFormat(name: string): Format {
  * for a headerless image.
  */
 export async function detectByMagic(image: ByteSource): Promise<Detection | null> {
-  if (image.label === LIVE_KCORE) return { format: 'kcore', reason: 'the running kernel\'s /proc/kcore' };
+  if (image.label === LIVE_KCORE) return { format: 'kcore', reason: "the running kernel's /proc/kcore" };
   const head = await readAt(image, 0, LIME_HEADER_SIZE);
   const magic = head.length >= 4 ? head.readUInt32LE(0) : -1;
   if (magic === LIME_MAGIC) return { format: 'lime', reason: 'LiME magic 0x4c694d45 at offset 0' };
   if (magic === AVML_MAGIC) return { format: 'avml', reason: 'AVML magic 0x4c4d5641 at offset 0' };
   if (isKdumpCompressed(head)) return { format: 'kdump', reason: 'kdump-compressed signature "KDUMP   " at offset 0' };
   if (isFlattened(head)) return { format: 'kdump', reason: 'makedumpfile flattened signature at offset 0 (makedumpfile -F)' };
-  if (await isLimeZlib(image, head)) return { format: 'lime-zlib', reason: `zlib header 0x${head[0].toString(16)} at offset 0 inflating to a LiME header (LiME compress=1)` };
+  if (await isLimeZlib(image, head))
+    return { format: 'lime-zlib', reason: `zlib header 0x${head[0].toString(16)} at offset 0 inflating to a LiME header (LiME compress=1)` };
   if (!isElfMagic(head)) return null;
   let core: ElfCore;
   try {

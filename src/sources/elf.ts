@@ -1,7 +1,26 @@
 import { hex, InputError } from '../errors';
 import {
-  decodeElfHeader, decodeNotes, decodePhdr, E_PHENTSIZE, E_TYPE, EHDR_SIZE, EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, ElfNote, ElfPhdr,
-  ET_CORE, NO_PADDR, NT_TASKSTRUCT, PHDR_SIZE, PN_XNUM, PT_LOAD, PT_NOTE, sectionZeroInfo, SHDR_SIZE,
+  decodeElfHeader,
+  decodeNotes,
+  decodePhdr,
+  E_PHENTSIZE,
+  E_TYPE,
+  EHDR_SIZE,
+  EI_CLASS,
+  EI_DATA,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  ElfNote,
+  ElfPhdr,
+  ET_CORE,
+  NO_PADDR,
+  NT_TASKSTRUCT,
+  PHDR_SIZE,
+  PN_XNUM,
+  PT_LOAD,
+  PT_NOTE,
+  sectionZeroInfo,
+  SHDR_SIZE,
 } from '../formats/elf64';
 import { ByteSource, readAt } from '../io/byte-source';
 import { mergeAdjacent } from '../maps/ranges';
@@ -26,7 +45,8 @@ export async function readElfCore(image: ByteSource): Promise<ElfCore> {
   const eh = await readAt(image, 0, EHDR_SIZE);
   if (eh.length < EHDR_SIZE) fail(`truncated ELF header: ${eh.length} of ${EHDR_SIZE} bytes`);
   const header = decodeElfHeader(eh);
-  if (header.class !== ELFCLASS64) fail(`ELF class ${header.class}${header.class === 1 ? ' (ELF32)' : ''} at file offset ${hex(EI_CLASS)}: memview reads 64-bit ELF cores only`);
+  if (header.class !== ELFCLASS64)
+    fail(`ELF class ${header.class}${header.class === 1 ? ' (ELF32)' : ''} at file offset ${hex(EI_CLASS)}: memview reads 64-bit ELF cores only`);
   if (header.data !== ELFDATA2LSB) fail(`ELF data encoding ${header.data} at file offset ${hex(EI_DATA)}: memview reads little-endian ELF cores only`);
   if (header.type !== ET_CORE) fail(`ELF type ${header.type} at file offset ${hex(E_TYPE)} is not a core file (expected ET_CORE ${ET_CORE})`);
   // e_ehsize is not checked: QEMU's dump-guest-memory writes 8 there.
@@ -103,10 +123,7 @@ export function physicalSegments(image: ByteSource, core: ElfCore): { segments: 
   }
   if (physical.length === 0) fail('no PT_LOAD segment has a physical address');
   if (physical.every((p) => p.paddr === 0n) && (physical.length > 1 || physical[0].vaddr !== 0n)) {
-    fail(
-      `every PT_LOAD has p_paddr 0, so the physical address of the data is unknown ` +
-        `(/proc/kcore of kernels before 4.11 writes no p_paddr)`,
-    );
+    fail(`every PT_LOAD has p_paddr 0, so the physical address of the data is unknown ` + `(/proc/kcore of kernels before 4.11 writes no p_paddr)`);
   }
   const candidates: Candidate[] = [];
   for (const p of physical) {

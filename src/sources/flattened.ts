@@ -1,7 +1,5 @@
 import { hex, InputError } from '../errors';
-import {
-  FLAT_END, FLAT_HEADER_SIZE, FLAT_RECORD_HEADER_SIZE, FLAT_TYPE, readFlatHeader, readFlatRecordHeader,
-} from '../formats/flattened';
+import { FLAT_END, FLAT_HEADER_SIZE, FLAT_RECORD_HEADER_SIZE, FLAT_TYPE, readFlatHeader, readFlatRecordHeader } from '../formats/flattened';
 import { ByteSource } from '../io/byte-source';
 import { BlockReader } from '../io/block-reader';
 
@@ -25,7 +23,12 @@ export class FlattenedSource implements ByteSource {
   readonly size: number;
   readonly label: string;
 
-  private constructor(private readonly file: ByteSource, private readonly extents: Extent[], readonly records: number, readonly overwritten: number) {
+  private constructor(
+    private readonly file: ByteSource,
+    private readonly extents: Extent[],
+    readonly records: number,
+    readonly overwritten: number,
+  ) {
     const last = extents[extents.length - 1];
     this.size = last ? last.dst + last.length : 0;
     this.label = file.label;
@@ -55,7 +58,9 @@ export class FlattenedSource implements ByteSource {
       }
       const data = pos + FLAT_RECORD_HEADER_SIZE;
       if (data + rec.size > file.size) {
-        fail(`truncated flattened record at file offset ${hex(pos)}: ${rec.size} bytes for diskdump offset ${hex(rec.offset)}, the file ends after ${file.size - data}`);
+        fail(
+          `truncated flattened record at file offset ${hex(pos)}: ${rec.size} bytes for diskdump offset ${hex(rec.offset)}, the file ends after ${file.size - data}`,
+        );
       }
       if (rec.size > 0) records.push({ dst: rec.offset, length: rec.size, src: data });
       pos = data + rec.size;

@@ -1,9 +1,22 @@
 import { Codec, decodeBlock } from '../codecs/page-codecs';
 import { hex, InputError } from '../errors';
 import {
-  DISK_DUMP_HEADER_SIZE, DISKDUMP_SIGNATURE, DiskDumpHeader, DUMP_DH_COMPRESSED_INCOMPLETE, DUMP_DH_COMPRESSED_LZO,
-  DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD, DUMP_DH_EXCLUDED_VMEMMAP, KDUMP_SUB_HEADER_SIZE,
-  KdumpSubHeader, PAGE_COMPRESSION, PAGE_DESC_SIZE, readDiskDumpHeader, readKdumpSubHeader, readPageDesc,
+  DISK_DUMP_HEADER_SIZE,
+  DISKDUMP_SIGNATURE,
+  DiskDumpHeader,
+  DUMP_DH_COMPRESSED_INCOMPLETE,
+  DUMP_DH_COMPRESSED_LZO,
+  DUMP_DH_COMPRESSED_SNAPPY,
+  DUMP_DH_COMPRESSED_ZLIB,
+  DUMP_DH_COMPRESSED_ZSTD,
+  DUMP_DH_EXCLUDED_VMEMMAP,
+  KDUMP_SUB_HEADER_SIZE,
+  KdumpSubHeader,
+  PAGE_COMPRESSION,
+  PAGE_DESC_SIZE,
+  readDiskDumpHeader,
+  readKdumpSubHeader,
+  readPageDesc,
 } from '../formats/kdump';
 import { ByteSource, readAt, SourceIOError } from '../io/byte-source';
 import { ChunkIndex, ChunkStore, perChunk } from '../io/chunk-store';
@@ -70,7 +83,8 @@ export async function readKdumpIndex(source: ByteSource): Promise<KdumpIndex> {
   };
   const head = await readAt(source, 0, DISK_DUMP_HEADER_SIZE);
   if (head.length < 8 || !isKdumpCompressed(head)) {
-    if (head.subarray(0, 8).toString('latin1') === 'DISKDUMP') fail('a DISKDUMP (kernel diskdump module) image: memview reads makedumpfile\'s "KDUMP" format only');
+    if (head.subarray(0, 8).toString('latin1') === 'DISKDUMP')
+      fail('a DISKDUMP (kernel diskdump module) image: memview reads makedumpfile\'s "KDUMP" format only');
     fail('no "KDUMP   " signature at file offset 0x0');
   }
   if (head.length < DISK_DUMP_HEADER_SIZE) fail(`truncated kdump header: ${head.length} of ${DISK_DUMP_HEADER_SIZE} bytes`);
@@ -95,7 +109,9 @@ export async function readKdumpIndex(source: ByteSource): Promise<KdumpIndex> {
   const bitmapBytes = header.bitmapBlocks * bs;
   const half = bitmapBytes / 2;
   if (bitmapAt + bitmapBytes > source.size) {
-    fail(`kdump bitmaps (${header.bitmapBlocks} blocks at file offset ${hex(bitmapAt)}) end at ${hex(bitmapAt + bitmapBytes)}, past the end of the file (${hex(source.size)} bytes)`);
+    fail(
+      `kdump bitmaps (${header.bitmapBlocks} blocks at file offset ${hex(bitmapAt)}) end at ${hex(bitmapAt + bitmapBytes)}, past the end of the file (${hex(source.size)} bytes)`,
+    );
   }
   if (maxMapnr > half * 8) fail(`kdump max_mapnr ${maxMapnr} is more pfns than the bitmap holds (${half * 8})`);
   if (maxMapnr > MAX_PFNS) fail(`kdump max_mapnr ${maxMapnr} is beyond what memview reads (${MAX_PFNS} pages)`);
@@ -131,15 +147,33 @@ export async function readKdumpIndex(source: ByteSource): Promise<KdumpIndex> {
   const descEnd = descStart + dumpedPages * PAGE_DESC_SIZE;
   const incomplete = (header.status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0;
   if (descEnd > source.size && !incomplete) {
-    fail(`kdump page descriptors (${dumpedPages} of ${PAGE_DESC_SIZE} bytes at file offset ${hex(descStart)}) end at ${hex(descEnd)}, past the end of the file (${hex(source.size)} bytes)`);
+    fail(
+      `kdump page descriptors (${dumpedPages} of ${PAGE_DESC_SIZE} bytes at file offset ${hex(descStart)}) end at ${hex(descEnd)}, past the end of the file (${hex(source.size)} bytes)`,
+    );
   }
 
   const index: KdumpIndex = {
-    header, sub, blockSize: bs, maxMapnr, present, dumped, rank, descStart, descEnd,
-    ranges: pfnRuns(present, maxMapnr, bs), presentPages, dumpedPages, excludedPages, dumpedOutsideRam,
-    incomplete, missingPages: 0, vmcoreinfo: null, cpuNotes: 0,
+    header,
+    sub,
+    blockSize: bs,
+    maxMapnr,
+    present,
+    dumped,
+    rank,
+    descStart,
+    descEnd,
+    ranges: pfnRuns(present, maxMapnr, bs),
+    presentPages,
+    dumpedPages,
+    excludedPages,
+    dumpedOutsideRam,
+    incomplete,
+    missingPages: 0,
+    vmcoreinfo: null,
+    cpuNotes: 0,
   };
-  if (sub && sub.sizeVmcoreinfo > 0) index.vmcoreinfo = (await subHeaderBlob(source, sub.offsetVmcoreinfo, sub.sizeVmcoreinfo, 'VMCOREINFO')).toString('latin1');
+  if (sub && sub.sizeVmcoreinfo > 0)
+    index.vmcoreinfo = (await subHeaderBlob(source, sub.offsetVmcoreinfo, sub.sizeVmcoreinfo, 'VMCOREINFO')).toString('latin1');
   if (sub && sub.sizeNote > 0) index.cpuNotes = countPrstatus(await subHeaderBlob(source, sub.offsetNote, sub.sizeNote, 'ELF notes'));
   if (incomplete) index.missingPages = await countMissing(source, index);
   return index;
@@ -158,7 +192,9 @@ function clearTail(map: Buffer, bits: number): void {
 async function subHeaderBlob(source: ByteSource, offset: number, size: number, what: string): Promise<Buffer> {
   if (size > MAX_SUB_HEADER_TEXT) throw new InputError(`${source.label}: kdump sub-header ${what} size ${size} is larger than any kernel writes`);
   if (offset <= 0 || offset + size > source.size) {
-    throw new InputError(`${source.label}: kdump sub-header ${what} (${size} bytes at file offset ${hex(offset)}) is past the end of the file (${hex(source.size)} bytes)`);
+    throw new InputError(
+      `${source.label}: kdump sub-header ${what} (${size} bytes at file offset ${hex(offset)}) is past the end of the file (${hex(source.size)} bytes)`,
+    );
   }
   return readAt(source, offset, size);
 }
@@ -167,7 +203,7 @@ async function subHeaderBlob(source: ByteSource, offset: number, size: number, w
 function countPrstatus(notes: Buffer): number {
   const pad4 = (n: number) => Math.ceil(n / 4) * 4;
   let count = 0;
-  for (let at = 0; at + 12 <= notes.length; ) {
+  for (let at = 0; at + 12 <= notes.length;) {
     const namesz = notes.readUInt32LE(at);
     const descsz = notes.readUInt32LE(at + 4);
     const type = notes.readUInt32LE(at + 8);
@@ -245,7 +281,13 @@ export async function decodeKdumpChunk(source: ByteSource, index: KdumpIndex, c:
   const descAt = index.descStart + first * PAGE_DESC_SIZE;
   const descs = await readAt(source, descAt, count * PAGE_DESC_SIZE);
 
-  interface Page { slot: number; descAt: number; offset: number; size: number; codec: Codec | null }
+  interface Page {
+    slot: number;
+    descAt: number;
+    offset: number;
+    size: number;
+    codec: Codec | null;
+  }
   const todo: Page[] = [];
   let k = 0;
   for (let slot = 0; slot < pages; slot++) {
@@ -261,17 +303,28 @@ export async function decodeKdumpChunk(source: ByteSource, index: KdumpIndex, c:
     if (index.incomplete && (d.offset === 0 || d.offset + d.size > source.size)) continue;
     const compression = d.flags & KNOWN_FLAGS;
     const codecs = FLAG_CODEC.filter(([f]) => compression & f);
-    if (d.offset < index.descEnd || d.size === 0 || d.size > bs || codecs.length > 1 || (codecs.length === 0 && d.size !== bs) || (d.flags & ~KNOWN_FLAGS) !== 0) {
-      throw fail(`bad page descriptor for pfn ${hex(pfn)} at file offset ${hex(at)}: data offset ${hex(d.offset)}, size ${d.size}, flags ${hex(d.flags)} (block size ${bs}, data starts at ${hex(index.descEnd)})`);
+    if (
+      d.offset < index.descEnd ||
+      d.size === 0 ||
+      d.size > bs ||
+      codecs.length > 1 ||
+      (codecs.length === 0 && d.size !== bs) ||
+      (d.flags & ~KNOWN_FLAGS) !== 0
+    ) {
+      throw fail(
+        `bad page descriptor for pfn ${hex(pfn)} at file offset ${hex(at)}: data offset ${hex(d.offset)}, size ${d.size}, flags ${hex(d.flags)} (block size ${bs}, data starts at ${hex(index.descEnd)})`,
+      );
     }
     if (d.offset + d.size > source.size) {
-      throw fail(`truncated page data for pfn ${hex(pfn)}: ${d.size} bytes at file offset ${hex(d.offset)} (descriptor at ${hex(at)}) run past the end of the file (${hex(source.size)} bytes)`);
+      throw fail(
+        `truncated page data for pfn ${hex(pfn)}: ${d.size} bytes at file offset ${hex(d.offset)} (descriptor at ${hex(at)}) run past the end of the file (${hex(source.size)} bytes)`,
+      );
     }
     todo.push({ slot, descAt: at, offset: d.offset, size: d.size, codec: codecs.length ? codecs[0][1] : null });
   }
   // Read runs of nearby data (makedumpfile writes a chunk's pages back to back; zero pages share one copy).
   const byOffset = [...todo].sort((a, b) => a.offset - b.offset);
-  for (let i = 0; i < byOffset.length; ) {
+  for (let i = 0; i < byOffset.length;) {
     let j = i;
     let runEnd = byOffset[i].offset + byOffset[i].size;
     while (j + 1 < byOffset.length && byOffset[j + 1].offset <= runEnd + COALESCE_GAP) {
@@ -318,8 +371,10 @@ export function kdumpNotes(index: KdumpIndex, flattened?: { records: number; ove
       (h.timestampSec > 0 ? `, dumped ${new Date(h.timestampSec * 1000).toISOString()}` : ''),
   ];
   if (flattened) {
-    notes.push(`flattened form (makedumpfile -F): ${flattened.records} records indexed, read in place (no makedumpfile -R copy)` +
-      (flattened.overwritten ? `; ${flattened.overwritten} bytes rewritten by later records (the later ones are served)` : ''));
+    notes.push(
+      `flattened form (makedumpfile -F): ${flattened.records} records indexed, read in place (no makedumpfile -R copy)` +
+        (flattened.overwritten ? `; ${flattened.overwritten} bytes rewritten by later records (the later ones are served)` : ''),
+    );
   }
   notes.push(`RAM ranges: runs of the ${index.presentPages} pfns in the 1st bitmap (max_mapnr ${index.maxMapnr}); ${index.dumpedPages} pages dumped`);
   if (index.sub && index.header.headerVersion >= 1) {
@@ -330,12 +385,18 @@ export function kdumpNotes(index: KdumpIndex, flattened?: { records: number; ove
   if (index.excludedPages > 0) {
     notes.push(`${index.excludedPages} pages (${index.excludedPages * index.blockSize} bytes) excluded by the dump level: not in the dump, served as zeros`);
   }
-  if (index.dumpedOutsideRam > 0) notes.push(`${index.dumpedOutsideRam} pages in the 2nd bitmap are not in the 1st (not RAM by the dump's own map); not served`);
+  if (index.dumpedOutsideRam > 0)
+    notes.push(`${index.dumpedOutsideRam} pages in the 2nd bitmap are not in the 1st (not RAM by the dump's own map); not served`);
   if (index.incomplete) {
-    notes.push(`header status ${hex(h.status)}: the dump is INCOMPLETE (makedumpfile stopped before writing every page); ${index.missingPages} dumped pages have no data and read as zeros`);
+    notes.push(
+      `header status ${hex(h.status)}: the dump is INCOMPLETE (makedumpfile stopped before writing every page); ${index.missingPages} dumped pages have no data and read as zeros`,
+    );
   }
   if (h.status & DUMP_DH_EXCLUDED_VMEMMAP) notes.push('header status 0x10: vmemmap pages were excluded (makedumpfile -e)');
-  if (index.sub?.split) notes.push(`split dump (makedumpfile --split): this file holds pfns ${hex(index.sub.startPfn64 || index.sub.startPfn)}-${hex(index.sub.endPfn64 || index.sub.endPfn)} only`);
+  if (index.sub?.split)
+    notes.push(
+      `split dump (makedumpfile --split): this file holds pfns ${hex(index.sub.startPfn64 || index.sub.startPfn)}-${hex(index.sub.endPfn64 || index.sub.endPfn)} only`,
+    );
   if (index.vmcoreinfo !== null) notes.push(`VMCOREINFO in the sub-header (${index.vmcoreinfo.length} bytes)`);
   if (index.cpuNotes > 0) notes.push(`${index.cpuNotes} CPU register notes (NT_PRSTATUS) in the sub-header`);
   return notes;
@@ -374,7 +435,11 @@ export async function parseKdump(image: ByteSource): Promise<ParsedImage> {
     segments: index.ranges.map((r) => ({ phys: r.start, length: r.length, offset: r.start })),
     mapOrigin: 'the kdump 1st bitmap (pfns present)',
     notes: kdumpNotes(index, flat),
-    bytes: new ChunkStore(image.label, chunks, perChunk((i) => decodeKdumpChunk(dump, index, chunkNumber[i]))),
+    bytes: new ChunkStore(
+      image.label,
+      chunks,
+      perChunk((i) => decodeKdumpChunk(dump, index, chunkNumber[i])),
+    ),
     ...(index.vmcoreinfo !== null ? { vmcoreinfo: { text: index.vmcoreinfo, origin: 'the kdump sub-header' } } : {}),
   };
 }

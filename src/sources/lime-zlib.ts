@@ -28,7 +28,9 @@ export async function isLimeZlib(image: ByteSource, head: Buffer): Promise<boole
   const first = await inflateHead(image, 4);
   if (first === null || first.length < 4) return false;
   if (first.readUInt32LE(0) === LIME_MAGIC) return true;
-  throw new InputError(`${image.label}: a zlib stream that does not inflate to a LiME image (LiME format=raw or padded with compress=1?): inflate it first, e.g. pigz -dz < FILE > FILE.raw`);
+  throw new InputError(
+    `${image.label}: a zlib stream that does not inflate to a LiME image (LiME format=raw or padded with compress=1?): inflate it first, e.g. pigz -dz < FILE > FILE.raw`,
+  );
 }
 
 interface Sidecar {
@@ -60,7 +62,11 @@ export async function parseLimeZlib(image: ByteSource, options: LimeOptions = {}
   const index = await indexZlibStream(image, { digests: sidecars.map((s) => s.alg) });
   const chunks = new ChunkIndex();
   index.checkpoints.forEach((cp, i) => chunks.add(cp.out, (index.checkpoints[i + 1]?.out ?? index.size) - cp.out));
-  const inflated = new ChunkStore(`${image.label} (inflated)`, chunks, perChunk((i) => inflateSpan(image, index, i)));
+  const inflated = new ChunkStore(
+    `${image.label} (inflated)`,
+    chunks,
+    perChunk((i) => inflateSpan(image, index, i)),
+  );
   let parsed: ParsedImage;
   try {
     parsed = await parseLime(inflated, options);
@@ -73,12 +79,15 @@ export async function parseLimeZlib(image: ByteSource, options: LimeOptions = {}
       `random access through ${index.checkpoints.length} checkpoint${index.checkpoints.length === 1 ? '' : 's'} built in one inflate pass (${index.indexBytes} bytes, ` +
       `${((100 * index.indexBytes) / Math.max(1, index.size)).toFixed(2)}% of the image)`,
   ];
-  if (index.streamEnd < image.size) notes.push(`${image.size - index.streamEnd} bytes after the end of the zlib stream (file offset ${hex(index.streamEnd)}) ignored`);
+  if (index.streamEnd < image.size)
+    notes.push(`${image.size - index.streamEnd} bytes after the end of the zlib stream (file offset ${hex(index.streamEnd)}) ignored`);
   for (const s of sidecars) {
     const got = index.digests[s.alg];
-    notes.push(got === s.expected
-      ? `digest ${s.alg} of the inflated stream matches ${s.path} (${got})`
-      : `digest MISMATCH: ${s.path} says ${s.alg} ${s.expected}, the inflated stream's is ${got}`);
+    notes.push(
+      got === s.expected
+        ? `digest ${s.alg} of the inflated stream matches ${s.path} (${got})`
+        : `digest MISMATCH: ${s.path} says ${s.alg} ${s.expected}, the inflated stream's is ${got}`,
+    );
   }
   return { ...parsed, notes: [...notes, ...parsed.notes], bytes: inflated };
 }

@@ -123,7 +123,8 @@ export async function parseLime(image: ByteSource, options: LimeOptions = {}): P
   const all = await readLimeRecords(image);
   const records = all.filter((r) => !r.orphan);
   const orphans = all.filter((r) => r.orphan).map((r) => ({ start: r.start, length: r.length, fileOffset: r.at }));
-  if (records.length === 0) throw new InputError(`${image.label}: no LiME records${orphans.length ? ` with data (${orphans.length} headers without data)` : ''}`);
+  if (records.length === 0)
+    throw new InputError(`${image.label}: no LiME records${orphans.length ? ` with data (${orphans.length} headers without data)` : ''}`);
   const notes: string[] = [];
   const segments: Segment[] = [];
   const tails = new BlockReader(image);

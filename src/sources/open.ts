@@ -53,7 +53,10 @@ const MiB = 1024 * 1024;
 const LIVE_IOMEM = '/proc/iomem';
 
 /** One parser per format. */
-const PARSERS: Record<Format, (image: ByteSource, map: MapInput | undefined, options: OpenOptions, detection: Detection) => ParsedImage | Promise<ParsedImage>> = {
+const PARSERS: Record<
+  Format,
+  (image: ByteSource, map: MapInput | undefined, options: OpenOptions, detection: Detection) => ParsedImage | Promise<ParsedImage>
+> = {
   raw: (image, map) => parseRaw(image, map),
   padded: (image, map, options) => parsePadded(image, map, { holes: options.holes }),
   lime: (image, _map, options) => parseLime(image, { repairShift: options.repairLimeShift }),
@@ -107,14 +110,13 @@ async function parseImage(image: ByteSource, options: OpenOptions, remote?: Remo
   // --holes without --map reads a headerless image as padded with no map: nothing to look for.
   const given = options.holes && options.map === undefined ? undefined : await chooseMap(image, options, format, remote);
   let map: MapInput | undefined = given && { ranges: given.ranges, origin: given.origin };
-  let detection: Detection = options.format
-    ? { format: options.format, reason: 'forced by --format' }
-    : (magic ?? detectHeaderless(image.size, map?.ranges));
+  let detection: Detection = options.format ? { format: options.format, reason: 'forced by --format' } : (magic ?? detectHeaderless(image.size, map?.ranges));
   if (detection.format === 'raw' && !map && options.holes) detection = { format: 'padded', reason: 'no header magic and no map; --holes reads it as padded' };
   if (!map && detection.format === 'kcore' && image.label === LIVE_KCORE) map = { ranges: loadMap(LIVE_IOMEM), origin: LIVE_IOMEM };
-  const parsed = remote && detection.format === 'avml'
-    ? await parseAvmlRemote(image, remote, { verify: !!options.verify })
-    : await PARSERS[detection.format](image, map, options, detection);
+  const parsed =
+    remote && detection.format === 'avml'
+      ? await parseAvmlRemote(image, remote, { verify: !!options.verify })
+      : await PARSERS[detection.format](image, map, options, detection);
   if (given) parsed.notes.push(...given.notes);
   if (map && SELF_DESCRIBING.includes(detection.format)) replaceRanges(parsed, map);
   return { format: detection.format, detectedBy: detection.reason, mapChosenAutomatically: !!given?.foundInImage, ...parsed };
@@ -175,7 +177,9 @@ export async function openHeaderless(path: string): Promise<FileSource> {
   try {
     const detected = await detectByMagic(image);
     if (detected) {
-      throw new InputError(`${path}: a ${detected.format} image (${detected.reason}) carries its own RAM ranges; 'memview info ${path}' lists them (memview map is for headerless raw images)`);
+      throw new InputError(
+        `${path}: a ${detected.format} image (${detected.reason}) carries its own RAM ranges; 'memview info ${path}' lists them (memview map is for headerless raw images)`,
+      );
     }
     return image;
   } catch (e) {

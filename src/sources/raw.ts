@@ -6,7 +6,9 @@ import type { MapInput, ParsedImage } from './parsed';
 /** A raw image needs a map: nothing in its bytes says where they go. */
 export function parseRaw(image: ByteSource, map: MapInput | undefined): ParsedImage {
   if (!map) {
-    throw new InputError(`${image.label}: a raw image needs a memory map: pass --map iomem.txt (no LiME, AVML or ELF header found; for a padded image pass --format padded)`);
+    throw new InputError(
+      `${image.label}: a raw image needs a memory map: pass --map iomem.txt (no LiME, AVML or ELF header found; for a padded image pass --format padded)`,
+    );
   }
   return { ranges: map.ranges, segments: rawSegments(map.ranges, image.size, image.label), mapOrigin: map.origin, notes: [] };
 }

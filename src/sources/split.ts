@@ -59,7 +59,9 @@ export function openSplit(parts: SplitPart[]): SplitImage {
     for (let i = 1; i < sorted.length; i++) {
       const prev = span(i - 1);
       if (sorted[i].address < prev.start + prev.length) {
-        throw new InputError(`${sorted[i].file}@${hex(sorted[i].address)} (${formatRange(span(i))}) overlaps ${sorted[i - 1].file}@${hex(prev.start)} (${formatRange(prev)})`);
+        throw new InputError(
+          `${sorted[i].file}@${hex(sorted[i].address)} (${formatRange(span(i))}) overlaps ${sorted[i - 1].file}@${hex(prev.start)} (${formatRange(prev)})`,
+        );
       }
     }
     const image = new ConcatSource(opened, sorted.map((p) => `${p.file}@${hex(p.address)}`).join(','));

@@ -56,7 +56,9 @@ export function coreViews(source: Source, kernel: KernelHarvest | undefined): Vi
       name: VIEW.vmcore,
       description: 'ELF64 core like /proc/vmcore: memory.elf + the kernel image mapped virtually (drgn, crash, gdb)',
       pieces: elfCorePieces(coreNotes, physical, aliases),
-      notes: [`${aliases.length} PT_LOAD(s) with p_paddr -1 map kernel virtual ${'0x' + chosen!.image!.virt.toString(16)} (phys ${'0x' + chosen!.image!.phys.toString(16)}) onto the RAM bytes`],
+      notes: [
+        `${aliases.length} PT_LOAD(s) with p_paddr -1 map kernel virtual ${'0x' + chosen!.image!.virt.toString(16)} (phys ${'0x' + chosen!.image!.phys.toString(16)}) onto the RAM bytes`,
+      ],
     });
   }
   return views;

@@ -50,11 +50,24 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
   const phnum = 1 + loads.length + aliases.length;
   const notesOffset = EHDR_SIZE + phnum * PHDR_SIZE;
   let dataOffset = alignUp(notesOffset + notes.length, PAGE);
-  const headers: Buffer[] = [encodeCoreHeader(phnum), encodePhdr({ type: PT_NOTE, flags: 0, offset: notesOffset, vaddr: 0n, paddr: 0n, size: notes.length, align: 4 })];
+  const headers: Buffer[] = [
+    encodeCoreHeader(phnum),
+    encodePhdr({ type: PT_NOTE, flags: 0, offset: notesOffset, vaddr: 0n, paddr: 0n, size: notes.length, align: 4 }),
+  ];
   const body: Piece[] = [];
   const placed: { paddr: number; length: number; offset: number }[] = [];
   for (const load of loads) {
-    headers.push(encodePhdr({ type: PT_LOAD, flags: PF_RWX, offset: dataOffset, vaddr: BigInt(load.vaddr ?? load.paddr), paddr: BigInt(load.paddr), size: load.length, align: 0 }));
+    headers.push(
+      encodePhdr({
+        type: PT_LOAD,
+        flags: PF_RWX,
+        offset: dataOffset,
+        vaddr: BigInt(load.vaddr ?? load.paddr),
+        paddr: BigInt(load.paddr),
+        size: load.length,
+        align: 0,
+      }),
+    );
     placed.push({ paddr: load.paddr, length: load.length, offset: dataOffset });
     appendAll(body, load.pieces);
     const padded = alignUp(load.length, PAGE);
@@ -64,7 +77,17 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
   for (const a of aliases) {
     const home = placed.find((p) => p.paddr <= a.sharesPaddr && a.sharesPaddr + a.length <= p.paddr + p.length);
     if (!home) throw new Error(`ELF alias at ${hex(a.sharesPaddr)} (+${hex(a.length)}) is not inside one load`);
-    headers.push(encodePhdr({ type: PT_LOAD, flags: PF_RWX, offset: home.offset + (a.sharesPaddr - home.paddr), vaddr: a.vaddr, paddr: a.paddr, size: a.length, align: 0 }));
+    headers.push(
+      encodePhdr({
+        type: PT_LOAD,
+        flags: PF_RWX,
+        offset: home.offset + (a.sharesPaddr - home.paddr),
+        vaddr: a.vaddr,
+        paddr: a.paddr,
+        size: a.length,
+        align: 0,
+      }),
+    );
   }
   const head = Buffer.concat([...headers, notes]);
   return [bytesPiece(head), zeroPiece(alignUp(head.length, PAGE) - head.length), ...body];

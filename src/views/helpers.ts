@@ -18,7 +18,6 @@ import { rangePieces } from './ram-pieces';
 /** LeechCore's "the remap column is a file offset even when 0" flag (leechcore.h). */
 const LC_MEMMAP_FORCE_OFFSET = 0x8000000000000000n;
 
-
 /** `ranges/00001000-0009fbff.bin`: start and inclusive end, as /proc/iomem prints them. */
 export function rangeFileName(r: RamRange): ViewName {
   return `ranges/${iomemSpan(r)}.bin`;
@@ -90,14 +89,28 @@ export function memprocfsMemmap(source: Source): { text: string; notes: string[]
 export function helperViews(source: Source): ViewSpec[] {
   const text = (s: string) => [bytesPiece(Buffer.from(s, 'latin1'))];
   const specs: ViewSpec[] = [
-    { name: VIEW.leechcore, description: 'LiME with ranges widened to whole pages (LeechCore/MemProcFS)', pieces: pageRoundedLimePieces(source.segments, source.ranges) },
+    {
+      name: VIEW.leechcore,
+      description: 'LiME with ranges widened to whole pages (LeechCore/MemProcFS)',
+      pieces: pageRoundedLimePieces(source.segments, source.ranges),
+    },
   ];
   const memmap = memprocfsMemmap(source);
   if (memmap) {
-    specs.push({ name: VIEW.memmap, description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`, pieces: text(memmap.text), notes: memmap.notes });
+    specs.push({
+      name: VIEW.memmap,
+      description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`,
+      pieces: text(memmap.text),
+      notes: memmap.notes,
+    });
   }
   const tooLong = crashArgsTooLong(source.ranges);
-  specs.push({ name: VIEW.crashArgs, description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount", pieces: text(crashArgs(source.ranges)), ...(tooLong ? { notes: [tooLong] } : {}) });
+  specs.push({
+    name: VIEW.crashArgs,
+    description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount",
+    pieces: text(crashArgs(source.ranges)),
+    ...(tooLong ? { notes: [tooLong] } : {}),
+  });
   for (const f of rangeFiles(source)) specs.push({ name: f.name, description: 'one RAM range', pieces: f.pieces });
   return specs;
 }

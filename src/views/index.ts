@@ -42,7 +42,19 @@ export function buildViews(source: Source, kernel?: KernelHarvest): View[] {
     make(VIEW.iomem, 'the RAM map in /proc/iomem syntax', [bytesPiece(Buffer.from(formatIomem(ranges)))]),
     ...helperViews(source).map((c) => make(c.name, c.description, c.pieces, c.notes)),
   ];
-  views.push(make(VIEW.readme, 'which file to give to which tool, with command lines', [bytesPiece(Buffer.from(readmeText(source, kernel, views.map((v) => v.name))))]));
+  views.push(
+    make(VIEW.readme, 'which file to give to which tool, with command lines', [
+      bytesPiece(
+        Buffer.from(
+          readmeText(
+            source,
+            kernel,
+            views.map((v) => v.name),
+          ),
+        ),
+      ),
+    ]),
+  );
   views.push(make(VIEW.info, 'source, map and view sizes (machine-readable)', [bytesPiece(Buffer.from(infoJson(source, views, kernel)))]));
   return views;
 }
@@ -70,7 +82,9 @@ export function requireView(views: readonly View[], name: string, src: string): 
   const view = findView(views, name);
   if (view) return view;
   if (name === VIEW.vmcore) {
-    throw new InputError(`--view: vmcore is not served for ${src}: no usable VMCOREINFO note in its RAM (memview info says why); memory.elf is the physical core`);
+    throw new InputError(
+      `--view: vmcore is not served for ${src}: no usable VMCOREINFO note in its RAM (memview info says why); memory.elf is the physical core`,
+    );
   }
   throw new InputError(`--view: unknown view ${JSON.stringify(name)}; one of: ${viewNames(views)}`);
 }

@@ -39,7 +39,9 @@ export function infoJson(source: Source, views: readonly SizedView[], kernel?: K
 /** A remote source's pin and cache (no byte counts that vary between mounts: info.json stays the same bytes). */
 function describeRemote(r: RemoteSource) {
   const { etag, lastModified, versionId } = r.pin;
-  const pinnedBy = [versionId && 'version id', etag && 'ETag (If-Match)', !etag && lastModified && 'Last-Modified (If-Unmodified-Since)'].filter(Boolean).join(' + ') || 'nothing: the server gives no ETag or Last-Modified; a change cannot be detected';
+  const pinnedBy =
+    [versionId && 'version id', etag && 'ETag (If-Match)', !etag && lastModified && 'Last-Modified (If-Unmodified-Since)'].filter(Boolean).join(' + ') ||
+    'nothing: the server gives no ETag or Last-Modified; a change cannot be detected';
   return {
     url: r.label,
     size: r.size,

@@ -79,7 +79,12 @@ interface ChunkCounter {
 }
 
 /** One framed stream: identifier, then <= 64 KiB data chunks, compressed when that saves 1/8 (as snap does). */
-function frameStream(data: Buffer, o: AvmlWriteOptions, counter: ChunkCounter, onChunk: (offsetInStream: number, physOffset: number, length: number, type: number) => void): Buffer {
+function frameStream(
+  data: Buffer,
+  o: AvmlWriteOptions,
+  counter: ChunkCounter,
+  onChunk: (offsetInStream: number, physOffset: number, length: number, type: number) => void,
+): Buffer {
   const parts: Buffer[] = [STREAM_IDENTIFIER];
   let size = STREAM_IDENTIFIER.length;
   const push = (b: Buffer) => {
@@ -115,7 +120,12 @@ function frameStream(data: Buffer, o: AvmlWriteOptions, counter: ChunkCounter, o
  * block a header + framed Snappy stream + u64 LE stream length (v2), or a
  * header + the bytes (v1).
  */
-export async function writeAvml(file: string, ranges: readonly Range[], memory: (start: number, length: number) => Buffer, o: AvmlWriteOptions = {}): Promise<WrittenAvml> {
+export async function writeAvml(
+  file: string,
+  ranges: readonly Range[],
+  memory: (start: number, length: number) => Buffer,
+  o: AvmlWriteOptions = {},
+): Promise<WrittenAvml> {
   const version = o.version ?? 2;
   const magic = version === 2 ? 'AVML' : 'EMiL';
   const out: WrittenAvml = { blocks: [], orphans: [], chunks: [] };
@@ -149,7 +159,9 @@ export async function writeAvml(file: string, ranges: readonly Range[], memory: 
         const streamAt = pos;
         const framed = o.frame
           ? await o.frame(data)
-          : frameStream(data, o, counter, (at, physOffset, length, type) => out.chunks.push({ phys: start + physOffset, fileOffset: streamAt + at, length, type }));
+          : frameStream(data, o, counter, (at, physOffset, length, type) =>
+              out.chunks.push({ phys: start + physOffset, fileOffset: streamAt + at, length, type }),
+            );
         write(framed);
         const trailer = Buffer.alloc(8);
         trailer.writeBigUInt64LE(BigInt(framed.length));

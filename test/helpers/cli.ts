@@ -41,7 +41,10 @@ export function tempDir(prefix = 'memview-test-'): string {
 function listedAs(dir: string): string | null {
   // mountinfo escapes spaces and other bytes as octal (\040).
   const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  const listed = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => decode(l.split(' ')[4] ?? ''));
+  const listed = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => decode(l.split(' ')[4] ?? ''));
   const abs = path.resolve(dir);
   if (listed.includes(abs)) return abs;
   // Through a symlink the table lists the real path. Resolved only now: a stat of a mounted root

@@ -120,7 +120,8 @@ export function leechcoreLime(file: Buffer): PhysSegment[] {
     if (file.readUInt32LE(pos) !== 0x4c694d45) throw new Error(`LeechCore: bad LiME magic at 0x${pos.toString(16)}`);
     const start = Number(file.readBigUInt64LE(pos + 8));
     const end = Number(file.readBigUInt64LE(pos + 16));
-    if (start % 0x1000 !== 0 || ![0xfff, 0].includes(end % 0x1000) || start >= end) throw new Error(`LeechCore: FAIL: Parse LiME header at 0x${pos.toString(16)}`);
+    if (start % 0x1000 !== 0 || ![0xfff, 0].includes(end % 0x1000) || start >= end)
+      throw new Error(`LeechCore: FAIL: Parse LiME header at 0x${pos.toString(16)}`);
     const length = Math.floor((end + 1) / 0x1000) * 0x1000 - start;
     segs.push({ paddr: start, offset: pos + 32, length });
     pos += 32 + length;
@@ -141,7 +142,11 @@ export function leechcoreMemmap(text: string): PhysSegment[] {
   const segs: PhysSegment[] = [];
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '') continue;
-    const v = line.replace(/0x/g, '  ').trim().split(/\s+/).map((t) => BigInt('0x' + t));
+    const v = line
+      .replace(/0x/g, '  ')
+      .trim()
+      .split(/\s+/)
+      .map((t) => BigInt('0x' + t));
     if (v.some((x) => x === undefined) || v.length < 2) throw new Error(`LeechCore memmap: unparsable line ${JSON.stringify(line)}`);
     const [base, top, remap = 0n] = v;
     if ((base & 0xfffn) !== 0n || base >= top) throw new Error(`LeechCore memmap: line ignored: ${line}`);

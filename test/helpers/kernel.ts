@@ -131,11 +131,7 @@ export function kernelMachine(opts: KernelOptions = {}): KernelMachine {
     table(pud, []);
     vmalloc.push([idx(VMALLOC_START, 39n) + k, BigInt(pud) | PTE_TABLE]);
   }
-  table(pgdPhys, [
-    [idx(textVirt, 39n), BigInt(pudKernelPhys) | PTE_TABLE],
-    [idx(PAGE_OFFSET, 39n), BigInt(pudDirectPhys) | PTE_TABLE],
-    ...vmalloc,
-  ]);
+  table(pgdPhys, [[idx(textVirt, 39n), BigInt(pudKernelPhys) | PTE_TABLE], [idx(PAGE_OFFSET, 39n), BigInt(pudDirectPhys) | PTE_TABLE], ...vmalloc]);
   table(pudKernelPhys, [[idx(textVirt, 30n), BigInt(pmdKernelPhys) | PTE_TABLE]]);
   const pmd: [number, bigint][] = [];
   for (let off = 0; off < textLength; off += 0x200000) pmd.push([idx(textVirt + BigInt(off), 21n), BigInt(textPhys + off) | PTE_LARGE]);
@@ -217,7 +213,7 @@ function applyPatches(rawPath: string, km: { ranges: Range[] }, patches: Patch[]
   const fd = fs.openSync(rawPath, 'r+');
   try {
     for (const p of patches) {
-      for (let i = 0; i < p.data.length; ) {
+      for (let i = 0; i < p.data.length;) {
         const at = rawOffset(km.ranges, p.phys + i);
         if (at < 0) throw new Error(`fixture patch at 0x${(p.phys + i).toString(16)} is outside RAM`);
         const r = km.ranges.find((x) => p.phys + i >= x.start && p.phys + i <= x.end)!;
@@ -247,7 +243,10 @@ export function writeSparseKernelMachine(dir: string, km: KernelMachine): { raw:
   const raw = path.join(dir, 'sparse.raw');
   const iomem = path.join(dir, 'sparse.iomem');
   fs.writeFileSync(raw, '');
-  fs.truncateSync(raw, km.ranges.reduce((n, r) => n + rangeLength(r), 0));
+  fs.truncateSync(
+    raw,
+    km.ranges.reduce((n, r) => n + rangeLength(r), 0),
+  );
   applyPatches(raw, km, km.patches);
   const h = (n: number) => n.toString(16).padStart(8, '0');
   fs.writeFileSync(iomem, km.ranges.map((r) => `${h(r.start)}-${h(r.end)} : System RAM\n`).join(''));

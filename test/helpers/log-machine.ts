@@ -43,11 +43,7 @@ let n = 0;
  * Writes the raw image (RAM of `ranges` concatenated, kernel structures and
  * `logs` patched in at their physical addresses) and the padded reference.
  */
-export function logMachine(
-  tmp: string,
-  logs: Patch[],
-  opts: { note?: boolean; ranges?: Range[] } = {},
-): { km: KernelMachine; raw: string; reference: string } {
+export function logMachine(tmp: string, logs: Patch[], opts: { note?: boolean; ranges?: Range[] } = {}): { km: KernelMachine; raw: string; reference: string } {
   const ranges = opts.ranges ?? RANGES;
   const km = kernelMachine({ ranges, textPhys: 0x1000000, ...(opts.note === false ? { notePhys: null } : {}) });
   const dir = path.join(tmp, `m${n++}`);

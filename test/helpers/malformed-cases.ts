@@ -151,7 +151,12 @@ export const CASES: MalformedCase[] = [
     make: (d) => ['info', path.join(d, 'm'.repeat(300) + '.raw')],
     message: /m{300}\.raw: name too long \(ENAMETOOLONG: at most 255 bytes per name, 4095 per path\)$/,
   },
-  { group: 'source', input: 'raw image without a map', make: (d) => ['info', tinyMachine(d).raw], message: /machine\.raw: a raw image needs a memory map.*pass --map/ },
+  {
+    group: 'source',
+    input: 'raw image without a map',
+    make: (d) => ['info', tinyMachine(d).raw],
+    message: /machine\.raw: a raw image needs a memory map.*pass --map/,
+  },
   {
     group: 'source',
     input: 'raw image one byte shorter than the map (truncated copy)',
@@ -184,7 +189,12 @@ export const CASES: MalformedCase[] = [
   },
 
   // ---- the map file -----------------------------------------------------
-  { group: 'map', input: 'map file does not exist', make: (d) => ['info', tinyMachine(d).raw, '--map', path.join(d, 'nope.iomem')], message: /nope\.iomem: no such file$/ },
+  {
+    group: 'map',
+    input: 'map file does not exist',
+    make: (d) => ['info', tinyMachine(d).raw, '--map', path.join(d, 'nope.iomem')],
+    message: /nope\.iomem: no such file$/,
+  },
   { group: 'map', input: 'map is a directory', make: (d) => ['info', tinyMachine(d).raw, '--map', d], message: /: is a directory, not a map file$/ },
   {
     group: 'map',
@@ -306,13 +316,19 @@ export const CASES: MalformedCase[] = [
   {
     group: 'LiME',
     input: 'LiME records that overlap',
-    make: (d) => ['info', put(d, 'overlap.lime', Buffer.concat([limeHeader(0x1000n, 0x2fffn), Buffer.alloc(0x2000), limeHeader(0x2000n, 0x2fffn), Buffer.alloc(0x1000)]))],
+    make: (d) => [
+      'info',
+      put(d, 'overlap.lime', Buffer.concat([limeHeader(0x1000n, 0x2fffn), Buffer.alloc(0x2000), limeHeader(0x2000n, 0x2fffn), Buffer.alloc(0x1000)])),
+    ],
     message: new RegExp(`overlap\\.lime: LiME record at file offset ${hex(LIME_HEADER + 0x2000)} \\(0x2000-0x2fff\\) overlaps or precedes`),
   },
   {
     group: 'LiME',
     input: 'LiME records out of order',
-    make: (d) => ['info', put(d, 'order.lime', Buffer.concat([limeHeader(0x100000n, 0x100fffn), Buffer.alloc(0x1000), limeHeader(0x1000n, 0x1fffn), Buffer.alloc(0x1000)]))],
+    make: (d) => [
+      'info',
+      put(d, 'order.lime', Buffer.concat([limeHeader(0x100000n, 0x100fffn), Buffer.alloc(0x1000), limeHeader(0x1000n, 0x1fffn), Buffer.alloc(0x1000)])),
+    ],
     message: new RegExp(`order\\.lime: LiME record at file offset ${hex(LIME_HEADER + 0x1000)} \\(0x1000-0x1fff\\) overlaps or precedes`),
   },
   {
@@ -335,52 +351,158 @@ export const CASES: MalformedCase[] = [
   },
 
   // ---- ELF ------------------------------------------------------------------
-  { group: 'ELF', input: 'ELF header cut short (20 bytes)', make: (d) => ['info', put(d, 'short.elf', elf().subarray(0, 20))], message: /short\.elf: truncated ELF header: 20 of 64 bytes/ },
-  { group: 'ELF', input: 'ELF32 core', make: (d) => ['info', put(d, 'e32.elf', elf((b) => (b[4] = 1)))], message: /e32\.elf: ELF class 1 \(ELF32\) at file offset 0x4/ },
-  { group: 'ELF', input: 'big-endian ELF core', make: (d) => ['info', put(d, 'be.elf', elf((b) => (b[5] = 2)))], message: /be\.elf: ELF data encoding 2 at file offset 0x5/ },
-  { group: 'ELF', input: 'ELF that is an executable, not a core', make: (d) => ['info', put(d, 'exec.elf', elf((b) => b.writeUInt16LE(2, 16)))], message: /exec\.elf: ELF type 2 at file offset 0x10 is not a core file/ },
-  { group: 'ELF', input: 'ELF core with no program headers', make: (d) => ['info', put(d, 'nophdr.elf', elf((b) => b.writeUInt16LE(0, 56)))], message: /nophdr\.elf: ELF core has no program headers/ },
+  {
+    group: 'ELF',
+    input: 'ELF header cut short (20 bytes)',
+    make: (d) => ['info', put(d, 'short.elf', elf().subarray(0, 20))],
+    message: /short\.elf: truncated ELF header: 20 of 64 bytes/,
+  },
+  {
+    group: 'ELF',
+    input: 'ELF32 core',
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'e32.elf',
+        elf((b) => (b[4] = 1)),
+      ),
+    ],
+    message: /e32\.elf: ELF class 1 \(ELF32\) at file offset 0x4/,
+  },
+  {
+    group: 'ELF',
+    input: 'big-endian ELF core',
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'be.elf',
+        elf((b) => (b[5] = 2)),
+      ),
+    ],
+    message: /be\.elf: ELF data encoding 2 at file offset 0x5/,
+  },
+  {
+    group: 'ELF',
+    input: 'ELF that is an executable, not a core',
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'exec.elf',
+        elf((b) => b.writeUInt16LE(2, 16)),
+      ),
+    ],
+    message: /exec\.elf: ELF type 2 at file offset 0x10 is not a core file/,
+  },
+  {
+    group: 'ELF',
+    input: 'ELF core with no program headers',
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'nophdr.elf',
+        elf((b) => b.writeUInt16LE(0, 56)),
+      ),
+    ],
+    message: /nophdr\.elf: ELF core has no program headers/,
+  },
   {
     group: 'ELF',
     input: 'ELF e_phentsize smaller than a program header',
-    make: (d) => ['info', put(d, 'phent.elf', elf((b) => b.writeUInt16LE(32, 54)))],
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'phent.elf',
+        elf((b) => b.writeUInt16LE(32, 54)),
+      ),
+    ],
     message: /phent\.elf: e_phentsize 32 at file offset 0x36 is below 56/,
   },
   {
     group: 'ELF',
     input: 'ELF with a huge e_phnum (65534 headers) past the end of the file',
-    make: (d) => ['info', put(d, 'phnum.elf', elf((b) => b.writeUInt16LE(0xfffe, 56)))],
-    message: new RegExp(`phnum\\.elf: program header table \\(65534 entries at file offset 0x40\\) ends at ${hex(0x40 + 0xfffe * 56)}, past the end of the file`),
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'phnum.elf',
+        elf((b) => b.writeUInt16LE(0xfffe, 56)),
+      ),
+    ],
+    message: new RegExp(
+      `phnum\\.elf: program header table \\(65534 entries at file offset 0x40\\) ends at ${hex(0x40 + 0xfffe * 56)}, past the end of the file`,
+    ),
   },
   {
     group: 'ELF',
     input: 'ELF e_phoff beyond any file (2^63)',
-    make: (d) => ['info', put(d, 'phoff.elf', elf((b) => b.writeBigUInt64LE(1n << 63n, 32)))],
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'phoff.elf',
+        elf((b) => b.writeBigUInt64LE(1n << 63n, 32)),
+      ),
+    ],
     message: /phoff\.elf: e_phoff 0x8000000000000000 is beyond any file/,
   },
   {
     group: 'ELF',
     input: 'ELF PT_LOAD whose data lies past the end of the file',
-    make: (d) => ['info', put(d, 'pasteof.elf', elf((b) => b.writeBigUInt64LE(0x100000n, PHDR1 + 8)))],
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'pasteof.elf',
+        elf((b) => b.writeBigUInt64LE(0x100000n, PHDR1 + 8)),
+      ),
+    ],
     message: /pasteof\.elf: PT_LOAD #1 \(p_paddr 0x1000\) has data at file offset 0x100000-0x100fff, past the end of the file/,
   },
   {
     group: 'ELF',
     input: 'ELF PT_LOAD with p_filesz larger than p_memsz',
-    make: (d) => ['info', put(d, 'filesz.elf', elf((b) => b.writeBigUInt64LE(0x800n, PHDR1 + 40)))],
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'filesz.elf',
+        elf((b) => b.writeBigUInt64LE(0x800n, PHDR1 + 40)),
+      ),
+    ],
     message: /filesz\.elf: .*p_filesz 0x1000 exceeds p_memsz 0x800/,
   },
   {
     group: 'ELF',
     input: 'ELF whose every PT_LOAD has p_paddr -1',
-    make: (d) => ['info', put(d, 'nopaddr.elf', elf((b) => b.writeBigUInt64LE(NO_PADDR, PHDR1 + 24)))],
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'nopaddr.elf',
+        elf((b) => b.writeBigUInt64LE(NO_PADDR, PHDR1 + 24)),
+      ),
+    ],
     message: /nopaddr\.elf: no PT_LOAD segment has a physical address/,
   },
   {
     group: 'ELF',
     input: 'ELF whose every PT_LOAD has p_paddr 0 (kcore before Linux 4.11)',
-    make: (d) =>
-      ['info', put(d, 'zero.elf', elfCoreImage([{ paddr: 0n, vaddr: 0xffff888000000000n, data: Buffer.alloc(0x1000) }, { paddr: 0n, vaddr: 0xffff888000100000n, data: Buffer.alloc(0x1000) }]))],
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'zero.elf',
+        elfCoreImage([
+          { paddr: 0n, vaddr: 0xffff888000000000n, data: Buffer.alloc(0x1000) },
+          { paddr: 0n, vaddr: 0xffff888000100000n, data: Buffer.alloc(0x1000) },
+        ]),
+      ),
+    ],
     message: /zero\.elf: every PT_LOAD has p_paddr 0/,
   },
 
@@ -428,7 +550,9 @@ export const CASES: MalformedCase[] = [
     group: 'LiME',
     input: 'LiME compress=1 stream cut short',
     make: (d) => ['info', put(d, 'cut.lime', limeZlib().subarray(0, limeZlib().length - 100))],
-    message: new RegExp(`cut\\.lime: the zlib stream ends early: the file ends at offset ${hex(limeZlib().length - 100)} after \\d+ inflated bytes, before the stream's end \\(truncated\\)$`),
+    message: new RegExp(
+      `cut\\.lime: the zlib stream ends early: the file ends at offset ${hex(limeZlib().length - 100)} after \\d+ inflated bytes, before the stream's end \\(truncated\\)$`,
+    ),
   },
   {
     group: 'LiME',
@@ -438,7 +562,9 @@ export const CASES: MalformedCase[] = [
       z[z.length - 1] ^= 1; // the last byte of the RFC 1950 trailer
       return ['info', put(d, 'check.lime', z)];
     },
-    message: new RegExp(`check\\.lime: corrupt deflate data near file offset ${hex(limeZlib().length)} \\(after ${LIME_SIZE} inflated bytes\\): incorrect data check$`),
+    message: new RegExp(
+      `check\\.lime: corrupt deflate data near file offset ${hex(limeZlib().length)} \\(after ${LIME_SIZE} inflated bytes\\): incorrect data check$`,
+    ),
   },
   {
     group: 'LiME',
@@ -458,7 +584,9 @@ export const CASES: MalformedCase[] = [
     group: 'kdump',
     input: 'kdump page data cut short',
     make: (d) => ['export', put(d, 'short.kdump', kdump().subarray(0, KDUMP_DATA + 10 * 4096 + 100)), '--view', 'raw.bin', '-o', path.join(d, 'out.bin')],
-    message: new RegExp(`short\\.kdump: truncated page data for pfn 0xb: 4096 bytes at file offset ${hex(KDUMP_DATA + 10 * 4096)} \\(descriptor at ${hex(KDUMP_DESCS + 10 * 24)}\\) run past the end of the file`),
+    message: new RegExp(
+      `short\\.kdump: truncated page data for pfn 0xb: 4096 bytes at file offset ${hex(KDUMP_DATA + 10 * 4096)} \\(descriptor at ${hex(KDUMP_DESCS + 10 * 24)}\\) run past the end of the file`,
+    ),
   },
   {
     group: 'kdump',
@@ -473,8 +601,17 @@ export const CASES: MalformedCase[] = [
   {
     group: 'kdump',
     input: 'kdump page that inflates to the wrong size',
-    make: (d) => ['export', put(d, 'size.kdump', kdump({ codec: () => 'zlib', page: (pfn) => (pfn === 2 ? Buffer.alloc(100, 7) : ramBytes(pfn * 4096, 4096)) })), '--view', 'raw.bin', '-o', path.join(d, 'out.bin')],
-    message: new RegExp(`size\\.kdump: page of pfn 0x2 at file offset 0x[0-9a-f]+ \\(descriptor at ${hex(KDUMP_DESCS + 24)}\\): zlib data decompressed to 100 bytes, expected 4096;`),
+    make: (d) => [
+      'export',
+      put(d, 'size.kdump', kdump({ codec: () => 'zlib', page: (pfn) => (pfn === 2 ? Buffer.alloc(100, 7) : ramBytes(pfn * 4096, 4096)) })),
+      '--view',
+      'raw.bin',
+      '-o',
+      path.join(d, 'out.bin'),
+    ],
+    message: new RegExp(
+      `size\\.kdump: page of pfn 0x2 at file offset 0x[0-9a-f]+ \\(descriptor at ${hex(KDUMP_DESCS + 24)}\\): zlib data decompressed to 100 bytes, expected 4096;`,
+    ),
   },
   {
     group: 'kdump',
@@ -486,7 +623,9 @@ export const CASES: MalformedCase[] = [
     group: 'kdump',
     input: 'flattened kdump cut inside a record',
     make: (d) => ['info', put(d, 'cut.flat', flatten(kdump(), { recordBytes: 0x4000 }).subarray(0, 4096 + 2 * (16 + 0x4000) + 100))],
-    message: new RegExp(`cut\\.flat: truncated flattened record at file offset ${hex(4096 + 2 * (16 + 0x4000))}: 16384 bytes for diskdump offset 0x8000, the file ends after 84$`),
+    message: new RegExp(
+      `cut\\.flat: truncated flattened record at file offset ${hex(4096 + 2 * (16 + 0x4000))}: 16384 bytes for diskdump offset 0x8000, the file ends after 84$`,
+    ),
   },
 
   // ---- split RAM dumps (FILE@ADDR,...) ----------------------------------------------
@@ -514,9 +653,24 @@ export const CASES: MalformedCase[] = [
   },
 
   // ---- options ----------------------------------------------------------------
-  { group: 'options', input: '--format with an unknown name', make: (d) => ['info', put(d, 'x.lime', lime()), '--format', 'zip'], message: /--format: unknown format "zip"/ },
-  { group: 'options', input: '--cache-mb not a number', make: (d) => ['info', put(d, 'x.lime', lime()), '--cache-mb', 'lots'], message: /--cache-mb: expected a whole number of MiB, got "lots"$/ },
-  { group: 'options', input: 'export of an unknown view', make: (d) => ['export', put(d, 'x.lime', lime()), '--view', 'bogus', '-o', path.join(d, 'out')], message: /--view: unknown view "bogus"/ },
+  {
+    group: 'options',
+    input: '--format with an unknown name',
+    make: (d) => ['info', put(d, 'x.lime', lime()), '--format', 'zip'],
+    message: /--format: unknown format "zip"/,
+  },
+  {
+    group: 'options',
+    input: '--cache-mb not a number',
+    make: (d) => ['info', put(d, 'x.lime', lime()), '--cache-mb', 'lots'],
+    message: /--cache-mb: expected a whole number of MiB, got "lots"$/,
+  },
+  {
+    group: 'options',
+    input: 'export of an unknown view',
+    make: (d) => ['export', put(d, 'x.lime', lime()), '--view', 'bogus', '-o', path.join(d, 'out')],
+    message: /--view: unknown view "bogus"/,
+  },
   {
     group: 'options',
     input: 'export onto the source image itself',
@@ -548,10 +702,30 @@ export const CASES: MalformedCase[] = [
   },
 
   // ---- mountpoint -----------------------------------------------------------------
-  { group: 'mountpoint', input: 'mountpoint is / (was: "unmount it with: memview umount /")', make: (d) => ['mount', put(d, 'x.lime', lime()), '/'], message: /^\/: is the root of a mounted \S+ file system \(.*\); mount on an empty directory of its own/ },
-  { group: 'mountpoint', input: 'mountpoint is /proc', make: (d) => ['mount', put(d, 'x.lime', lime()), '/proc'], message: /^\/proc: is the root of a mounted proc file system \(proc\); mount on an empty directory of its own/ },
-  { group: 'mountpoint', input: 'mountpoint does not exist', make: (d) => ['mount', put(d, 'x.lime', lime()), path.join(d, 'nodir')], message: /nodir: mountpoint does not exist; create it with: mkdir -p / },
-  { group: 'mountpoint', input: 'mountpoint is a file', make: (d) => ['mount', put(d, 'x.lime', lime()), put(d, 'file', 'x')], message: /file: mountpoint is not a directory$/ },
+  {
+    group: 'mountpoint',
+    input: 'mountpoint is / (was: "unmount it with: memview umount /")',
+    make: (d) => ['mount', put(d, 'x.lime', lime()), '/'],
+    message: /^\/: is the root of a mounted \S+ file system \(.*\); mount on an empty directory of its own/,
+  },
+  {
+    group: 'mountpoint',
+    input: 'mountpoint is /proc',
+    make: (d) => ['mount', put(d, 'x.lime', lime()), '/proc'],
+    message: /^\/proc: is the root of a mounted proc file system \(proc\); mount on an empty directory of its own/,
+  },
+  {
+    group: 'mountpoint',
+    input: 'mountpoint does not exist',
+    make: (d) => ['mount', put(d, 'x.lime', lime()), path.join(d, 'nodir')],
+    message: /nodir: mountpoint does not exist; create it with: mkdir -p /,
+  },
+  {
+    group: 'mountpoint',
+    input: 'mountpoint is a file',
+    make: (d) => ['mount', put(d, 'x.lime', lime()), put(d, 'file', 'x')],
+    message: /file: mountpoint is not a directory$/,
+  },
   {
     group: 'mountpoint',
     input: 'mountpoint is not empty',

@@ -112,8 +112,23 @@ export async function startNginx(prefix: string, root: string, options: { tls?: 
   const port = await freePort();
   const tlsPort = options.tls ? await freePort() : null;
   if (tlsPort) {
-    const r = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', path.join(prefix, 'key.pem'), '-out', path.join(prefix, 'cert.pem')]);
+    const r = await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      path.join(prefix, 'key.pem'),
+      '-out',
+      path.join(prefix, 'cert.pem'),
+    ]);
     if (r.code !== 0) throw new Error(`openssl: ${r.stderr}`);
   }
   let child: ChildProcess | null = null;
@@ -121,13 +136,16 @@ export async function startNginx(prefix: string, root: string, options: { tls?: 
   const pids = () => {
     const master = child?.pid;
     if (!master) return [];
-    const kids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-      try {
-        return fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(master);
-      } catch {
-        return false;
-      }
-    });
+    const kids = fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(master);
+        } catch {
+          return false;
+        }
+      });
     return [master, ...kids.map(Number)];
   };
   const start = async () => {
@@ -151,13 +169,16 @@ export async function startNginx(prefix: string, root: string, options: { tls?: 
     base: `http://127.0.0.1:${port}`,
     ...(tlsPort ? { httpsBase: `https://127.0.0.1:${tlsPort}`, caFile: path.join(prefix, 'cert.pem') } : {}),
     log: () =>
-      (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '').split('\n').filter(Boolean).map((line) => {
-        const m = /^(\S+) (\d+) (\d+) (\d+) "([^"]*)" "([^"]*)" (\S*)$/.exec(line);
-        if (!m) throw new Error(`unexpected access log line: ${line}`);
-        // nginx writes a " inside a logged header as \x22.
-        const unescape = (v: string) => v.replace(/\\x([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
-        return { method: m[1], status: Number(m[2]), body: Number(m[3]), bytes: Number(m[4]), range: unescape(m[5]), ifMatch: unescape(m[6]), uri: m[7] };
-      }),
+      (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const m = /^(\S+) (\d+) (\d+) (\d+) "([^"]*)" "([^"]*)" (\S*)$/.exec(line);
+          if (!m) throw new Error(`unexpected access log line: ${line}`);
+          // nginx writes a " inside a logged header as \x22.
+          const unescape = (v: string) => v.replace(/\\x([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+          return { method: m[1], status: Number(m[2]), body: Number(m[3]), bytes: Number(m[4]), range: unescape(m[5]), ifMatch: unescape(m[6]), uri: m[7] };
+        }),
     async setDown(down: boolean) {
       if (down) fs.writeFileSync(path.join(prefix, 'down'), '');
       else fs.rmSync(path.join(prefix, 'down'), { force: true });

@@ -59,10 +59,13 @@ export async function startS3Server(dir: string, bucket: string): Promise<S3Serv
     endpoint: `http://127.0.0.1:${port}`,
     bucket,
     log: () =>
-      (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '').split('\n').filter(Boolean).map((line) => {
-        const [method, status, body, bytes, range, ifMatch, uri] = line.split(' ');
-        return { method, status: Number(status), body: Number(body), bytes: Number(bytes), range: JSON.parse(range), ifMatch: JSON.parse(ifMatch), uri };
-      }),
+      (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [method, status, body, bytes, range, ifMatch, uri] = line.split(' ');
+          return { method, status: Number(status), body: Number(body), bytes: Number(bytes), range: JSON.parse(range), ifMatch: JSON.parse(ifMatch), uri };
+        }),
     async stop() {
       const c = child;
       if (!c || c.exitCode !== null) return;

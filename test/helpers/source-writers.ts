@@ -158,7 +158,11 @@ export function qemuElfImage(loads: Load[], notes: Note[]): Chunk[] {
  * given offsets. `xnum`: e_phnum = PN_XNUM (0xffff) and the real count in
  * section header 0's sh_info, as QEMU writes cores with too many segments.
  */
-export function elfCoreImage(loads: (Load & { offset?: number })[], notes: Note[] = [], opts: { cls?: number; phnum?: number; type?: number; xnum?: boolean } = {}): Chunk[] {
+export function elfCoreImage(
+  loads: (Load & { offset?: number })[],
+  notes: Note[] = [],
+  opts: { cls?: number; phnum?: number; type?: number; xnum?: boolean } = {},
+): Chunk[] {
   const phnum = 1 + loads.length;
   const noteBuf = noteBytes(notes);
   const notesAt = 64 + phnum * 56;

@@ -45,7 +45,11 @@ function readAt(file: string, pos: number, length: number): Buffer {
 }
 
 /** How many 4 KiB pages of [span] two readers agree on. */
-function samePages(span: Span, a: (phys: number, n: number) => Buffer, b: (phys: number, n: number) => Buffer): { pages: number; same: number; first?: string } {
+function samePages(
+  span: Span,
+  a: (phys: number, n: number) => Buffer,
+  b: (phys: number, n: number) => Buffer,
+): { pages: number; same: number; first?: string } {
   let pages = 0;
   let same = 0;
   let first: string | undefined;
@@ -77,19 +81,25 @@ for (const boot of boots(layoutsFromEnv())) {
     it("QEMU's ELF holds all of the guest's System RAM", () => {
       const core = readCore(qemuElf);
       for (const r of ram) {
-        expect(core.loads.some((l) => l.paddr <= r.start && r.end < l.paddr + l.length), fmt([r])[0]).toBe(true);
+        expect(
+          core.loads.some((l) => l.paddr <= r.start && r.end < l.paddr + l.length),
+          fmt([r])[0],
+        ).toBe(true);
       }
       expect(core.vmcoreinfo.get('OSRELEASE')).toBe(boot.text('uname-r.txt').trim());
     });
 
-    it('LiME format=lime: its records and memview\'s ranges are the guest\'s System RAM exactly', async () => {
+    it("LiME format=lime: its records and memview's ranges are the guest's System RAM exactly", async () => {
       expect(fmt(limeRecords(boot.file('lime.lime')))).toEqual(fmt(ram));
       expect(fmt(spansOf(await info(boot.file('lime.lime'))))).toEqual(fmt(ram));
     });
 
-    it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('lime-z'))('LiME format=lime compress=1: the zlib stream inflates to records of the guest\'s System RAM', () => {
-      expect(fmt(limeRecords(inflateLime(boot.file('lime-z.lime'))))).toEqual(fmt(ram));
-    });
+    it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('lime-z'))(
+      "LiME format=lime compress=1: the zlib stream inflates to records of the guest's System RAM",
+      () => {
+        expect(fmt(limeRecords(inflateLime(boot.file('lime-z.lime'))))).toEqual(fmt(ram));
+      },
+    );
 
     it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('lime-z'))("LiME compress=1: memview's ranges are the guest's System RAM exactly", async () => {
       expect(fmt(spansOf(await info('--vmcoreinfo', 'off', boot.file('lime-z.lime'))))).toEqual(fmt(ram));
@@ -101,11 +111,14 @@ for (const boot of boots(layoutsFromEnv())) {
       expect(fmt(spansOf(await info('--map', boot.file('iomem.txt'), boot.file('raw.raw'))))).toEqual(fmt(ram));
     });
 
-    it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('padded'))('LiME format=padded: it ends at the last System RAM byte; memview --map iomem serves those ranges', async () => {
-      expect(fs.statSync(boot.file('padded.raw')).size).toBe(ram[ram.length - 1].end + 1);
-      const padded = await info('--map', boot.file('iomem.txt'), boot.file('padded.raw'));
-      expect(fmt(spansOf(padded))).toEqual(fmt(ram));
-    });
+    it.skipIf(!(boot.layout.lime ?? LIME_NAMES).includes('padded'))(
+      'LiME format=padded: it ends at the last System RAM byte; memview --map iomem serves those ranges',
+      async () => {
+        expect(fs.statSync(boot.file('padded.raw')).size).toBe(ram[ram.length - 1].end + 1);
+        const padded = await info('--map', boot.file('iomem.txt'), boot.file('padded.raw'));
+        expect(fmt(spansOf(padded))).toEqual(fmt(ram));
+      },
+    );
 
     it("memview on QEMU's ELF serves its bytes (same instant): raw.bin is QEMU's physical loads back to back", async () => {
       const core = readCore(qemuElf);
@@ -126,7 +139,11 @@ for (const boot of boots(layoutsFromEnv())) {
       const r = await memview('export', '--view', 'raw', '-o', out, '--force', boot.file('lime.lime'));
       expect(r.code, r.stderr).toBe(0);
       try {
-        const same = samePages(kernelCode, (p, n) => readAt(out, rawOffset(ram, p), n), (p, n) => readPhysical(qemuElf, core, p, n));
+        const same = samePages(
+          kernelCode,
+          (p, n) => readAt(out, rawOffset(ram, p), n),
+          (p, n) => readPhysical(qemuElf, core, p, n),
+        );
         expect(same, `first differing page ${same.first}`).toMatchObject({ same: same.pages });
       } finally {
         fs.rmSync(out, { force: true });
@@ -140,7 +157,10 @@ for (const boot of boots(layoutsFromEnv())) {
       async () => {
         const core = readCore(qemuElf);
         expect(midPage().length).toBeGreaterThan(0);
-        for (const [flags, from] of [[[], 'page start'], [['--repair-lime-shift'], 'range start']] as const) {
+        for (const [flags, from] of [
+          [[], 'page start'],
+          [['--repair-lime-shift'], 'range start'],
+        ] as const) {
           const out = boot.file('checks-lime-shift.bin');
           const r = await memview('export', '--view', 'raw', '-o', out, '--force', ...flags, boot.file('lime.lime'));
           expect(r.code, r.stderr).toBe(0);
@@ -169,7 +189,11 @@ for (const boot of boots(layoutsFromEnv())) {
       it("kernel code pages equal QEMU's dump: 100%", () => {
         const core = readCore(qemuElf);
         const raw = boot.file('kcore-raw.bin');
-        const r = samePages(kernelCode, (p, n) => readAt(raw, rawOffset(ram, p), n), (p, n) => readPhysical(qemuElf, core, p, n));
+        const r = samePages(
+          kernelCode,
+          (p, n) => readAt(raw, rawOffset(ram, p), n),
+          (p, n) => readPhysical(qemuElf, core, p, n),
+        );
         expect(r.pages).toBeGreaterThan(100);
         expect(r, `first differing page ${r.first}`).toMatchObject({ same: r.pages });
       });

@@ -34,7 +34,7 @@ for (const boot of boots(layoutsFromEnv())) {
 
     for (const [what, vmcore] of Object.entries(vmcores)) {
       describe(what, () => {
-        it('drgn reads init_uts_ns through the page tables: the guest\'s release', async () => {
+        it("drgn reads init_uts_ns through the page tables: the guest's release", async () => {
           const info = readCore(vmcore).vmcoreinfo;
           const uts = BigInt('0x' + info.get('SYMBOL(init_uts_ns)'));
           const name = BigInt(info.get('OFFSET(uts_namespace.name)') ?? '4');
@@ -44,7 +44,7 @@ for (const boot of boots(layoutsFromEnv())) {
           expect(Buffer.from(r.reads[0], 'hex').toString('latin1').replace(/\0.*$/s, '')).toBe(release());
         });
 
-        it('crash --osrelease names the guest\'s release', async () => {
+        it("crash --osrelease names the guest's release", async () => {
           const r = await run('crash', ['--osrelease', vmcore]);
           expect(r.stdout.trim(), r.stderr).toBe(release());
         });

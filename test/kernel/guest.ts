@@ -90,28 +90,53 @@ export async function bootLayout(layout: Layout, buildDir: string, runDir: strin
   const accel = accelerator();
   const limes = layout.lime ?? [...LIME_NAMES];
   const args = [
-    '-M', layout.machine,
-    '-accel', accel,
-    '-cpu', accel === 'kvm' ? 'host' : (layout.cpu ?? CPU_4_LEVEL),
-    '-m', layout.memory,
-    '-smp', '1',
-    '-display', 'none',
+    '-M',
+    layout.machine,
+    '-accel',
+    accel,
+    '-cpu',
+    accel === 'kvm' ? 'host' : (layout.cpu ?? CPU_4_LEVEL),
+    '-m',
+    layout.memory,
+    '-smp',
+    '1',
+    '-display',
+    'none',
     '-no-reboot',
-    '-serial', 'stdio',
-    '-monitor', 'none',
-    '-qmp', `unix:${qmpPath},server=on,wait=off`,
-    '-kernel', path.join(buildDir, 'vmlinuz'),
-    '-initrd', path.join(buildDir, 'initramfs.cpio.gz'),
+    '-serial',
+    'stdio',
+    '-monitor',
+    'none',
+    '-qmp',
+    `unix:${qmpPath},server=on,wait=off`,
+    '-kernel',
+    path.join(buildDir, 'vmlinuz'),
+    '-initrd',
+    path.join(buildDir, 'initramfs.cpio.gz'),
     // no_timer_check: on a loaded host TCG is too slow for the IO-APIC timer check (it panics).
-    '-append', ['console=ttyS0', 'loglevel=4', 'panic=-1', 'no_timer_check', ...(layout.noKcore ? [] : [`memview.node=${process.execPath}`, `memview.project=${project}`]), `memview.lime=${limes.join(',')}`, ...layout.append].join(' '),
+    '-append',
+    [
+      'console=ttyS0',
+      'loglevel=4',
+      'panic=-1',
+      'no_timer_check',
+      ...(layout.noKcore ? [] : [`memview.node=${process.execPath}`, `memview.project=${project}`]),
+      `memview.lime=${limes.join(',')}`,
+      ...layout.append,
+    ].join(' '),
     // QEMU's dumps carry the kernel's VMCOREINFO note (the guest loads qemu_fw_cfg).
-    '-device', 'vmcoreinfo',
+    '-device',
+    'vmcoreinfo',
     // The host's root, read-only: node, the built project and their libraries for memview in the guest.
-    '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${runDir},mount_tag=out,security_model=none`,
+    '-virtfs',
+    'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs',
+    `local,path=${runDir},mount_tag=out,security_model=none`,
     // No network beyond this: user-net, no route out, one port forwarded on the host's loopback.
-    '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-10.0.2.15:${GUEST_PORT}`,
-    '-device', 'virtio-net-pci,netdev=n0',
+    '-netdev',
+    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-10.0.2.15:${GUEST_PORT}`,
+    '-device',
+    'virtio-net-pci,netdev=n0',
   ];
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const consoleLog = fs.createWriteStream(path.join(runDir, 'console.log'));
@@ -179,7 +204,14 @@ export async function bootLayout(layout: Layout, buildDir: string, runDir: strin
   qmp?.close();
   await new Promise<void>((r) => consoleLog.end(() => r()));
   if (code !== 0) failures.push(`QEMU exited with ${code}`);
-  for (const f of [...limes.map((l) => LIME_FILES[l]), 'iomem.txt', 'dmesg.txt', 'qemu.elf', 'qemu.kdump', ...(layout.noKcore ? [] : ['kcore-raw.bin', 'kcore-info.json'])]) {
+  for (const f of [
+    ...limes.map((l) => LIME_FILES[l]),
+    'iomem.txt',
+    'dmesg.txt',
+    'qemu.elf',
+    'qemu.kdump',
+    ...(layout.noKcore ? [] : ['kcore-raw.bin', 'kcore-info.json']),
+  ]) {
     if (!fs.existsSync(path.join(runDir, f))) failures.push(`no ${f}`);
   }
   seconds.total = (Date.now() - started) / 1000;

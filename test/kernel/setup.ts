@@ -84,7 +84,10 @@ export default async function setup(): Promise<() => void> {
   };
   await Promise.all(Array.from({ length: Math.min(parallel, layouts.length) }, worker));
   const versions = JSON.parse(fs.readFileSync(path.join(buildDir, 'versions.json'), 'utf8'));
-  fs.writeFileSync(SUMMARY, JSON.stringify({ buildDir, versions, buildSeconds, bootSeconds: (Date.now() - started) / 1000 - buildSeconds, results }, null, 2) + '\n');
+  fs.writeFileSync(
+    SUMMARY,
+    JSON.stringify({ buildDir, versions, buildSeconds, bootSeconds: (Date.now() - started) / 1000 - buildSeconds, results }, null, 2) + '\n',
+  );
   process.stderr.write(`test:kernel: build ${buildSeconds.toFixed(0)} s, boots ${((Date.now() - started) / 1000 - buildSeconds).toFixed(0)} s\n`);
   // Held until the checks are done (vitest calls the returned teardown).
   return unlock;

@@ -90,7 +90,9 @@ export function vmcoreinfoFields(text: string): Map<string, string> {
 export function readCore(file: string): QemuElf {
   const head = readHead(file, 1 << 20);
   const elf = readElf(head);
-  const loads = elf.phdrs.filter((p) => p.type === 1 && p.filesz > 0).map((p) => ({ paddr: Number(p.paddr), vaddr: p.vaddr, offset: p.offset, length: p.filesz }));
+  const loads = elf.phdrs
+    .filter((p) => p.type === 1 && p.filesz > 0)
+    .map((p) => ({ paddr: Number(p.paddr), vaddr: p.vaddr, offset: p.offset, length: p.filesz }));
   let vmcoreinfo = new Map<string, string>();
   for (const p of elf.phdrs.filter((p) => p.type === 4)) {
     for (const n of readNotes(head.subarray(p.offset, p.offset + p.filesz))) {
@@ -105,7 +107,7 @@ export function readPhysical(file: string, core: QemuElf, phys: number, length: 
   const out = Buffer.alloc(length);
   const fd = fs.openSync(file, 'r');
   try {
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const at = phys + done;
       const l = core.loads.find((x) => x.paddr <= at && at < x.paddr + x.length);
       if (!l) throw new Error(`${file}: physical 0x${at.toString(16)} is in no PT_LOAD`);
@@ -135,7 +137,7 @@ export function limeRecords(data: Buffer | string): (Span & { offset: number })[
   const read = typeof data === 'string' ? (pos: number) => readHead2(data, pos) : (pos: number) => data.subarray(pos, pos + 32);
   const size = typeof data === 'string' ? fs.statSync(data).size : data.length;
   const out: (Span & { offset: number })[] = [];
-  for (let pos = 0; pos < size; ) {
+  for (let pos = 0; pos < size;) {
     const h = read(pos);
     if (h.readUInt32LE(0) !== 0x4c694d45 || h.readUInt32LE(4) !== 1) throw new Error(`no LiME header at 0x${pos.toString(16)}`);
     const start = Number(h.readBigUInt64LE(8));
