@@ -46,7 +46,10 @@ if [ -n "$node" ] && [ -n "$project" ]; then
   mount -t proc proc /host/proc
   mount -t sysfs sys /host/sys
   mount -t devtmpfs dev /host/dev
+  # A writable /tmp over the host's; a project that lives under the host's /tmp (a CI clone) stays visible.
+  case "$project" in /tmp/*) mkdir -p /hosttmp && mount --bind /host/tmp /hosttmp ;; esac
   mount -t tmpfs tmp /host/tmp
+  case "$project" in /tmp/*) mkdir -p "/host$project" && mount --bind "/hosttmp${project#/tmp}" "/host$project" ;; esac
   mkdir -p /host/tmp/out
   mount --bind /out /host/tmp/out
   echo "@@ memview start"
@@ -55,7 +58,9 @@ if [ -n "$node" ] && [ -n "$project" ]; then
   else
     echo "@@ fail memview (see memview.log)"
   fi
+  case "$project" in /tmp/*) umount "/host$project" ;; esac
   umount /host/tmp/out /host/tmp /host/dev /host/sys /host/proc
+  case "$project" in /tmp/*) umount /hosttmp ;; esac
 fi
 
 cat /proc/iomem > /out/iomem-end.txt
