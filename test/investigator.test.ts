@@ -172,7 +172,7 @@ describe('an investigator at work', () => {
 
   it('a pipe as the source is refused with the reason, not "file is empty"', async () => {
     const r = await sh(`cat ${q(m.raw)} | ${q(process.execPath)} ${q(BIN)} info /dev/stdin --map ${q(m.iomem)}`);
-    oneLine(r, 2, 'memview: /dev/stdin: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first');
+    oneLine(r, 2, 'memview: /dev/stdin: is a FIFO (named pipe), not an image file; memview reads images at offsets: save it to a file first');
   });
 
   it('maps saved on Windows: CRLF, a UTF-8 byte-order mark, UTF-16 (PowerShell)', async () => {

@@ -4,7 +4,6 @@
  * 503s, stalls, slow responses, the object replaced, 404/401/403) end as
  * one-line errors that never carry the URL's query string.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { PAGE, RemoteSource } from '../src/io/remote-source';
 import { InputError } from '../src/errors';
 import { isRemote, redactUrl } from '../src/io/remote-url';
 import { tempDir } from './helpers/cli';
+import { failure, imageBytes } from './helpers/remote-bytes';
 import { bodyBytes, freePort, Nginx, settled, startNginx } from './helpers/nginx';
 
 const MiB = 1024 * 1024;
@@ -22,28 +22,10 @@ const SIZE = 5 * BLOCK + 12345; // not a whole number of blocks or pages
 const SECRET = 'X-Amz-Signature=6b1f0c0ffeeSECRET&sv=2024&sig=SAS%2Btoken';
 const FAST_FAIL = { tries: 3, backoffMs: 20, stallMs: 5000 };
 
-/** Deterministic bytes, different in every 4 KiB. */
-function imageBytes(size: number, salt: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let at = 0, i = 0; at < size; at += 32, i++) {
-    crypto.createHash('sha256').update(`${salt}:${i}`).digest().copy(out, at);
-  }
-  return out;
-}
-
 async function readAll(src: RemoteSource, chunk = 128 * 1024): Promise<Buffer> {
   const out = Buffer.alloc(src.size);
   for (let pos = 0; pos < src.size; pos += chunk) await src.read(out, pos, Math.min(chunk, src.size - pos), pos);
   return out;
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('HttpSource over nginx', () => {

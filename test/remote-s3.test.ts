@@ -14,6 +14,7 @@ import { SourceIOError } from '../src/io/byte-source';
 import { RemoteSource } from '../src/io/remote-source';
 import { openS3Source, parseS3Url } from '../src/io/s3-source';
 import { tempDir } from './helpers/cli';
+import { failure, imageBytes } from './helpers/remote-bytes';
 import { bodyBytes, settled } from './helpers/nginx';
 import { S3_ACCESS_KEY, S3_SECRET, S3Server, startS3Server } from './helpers/s3-server';
 
@@ -21,21 +22,6 @@ const MiB = 1024 * 1024;
 const BLOCK = 8 * MiB;
 const SIZE = 3 * BLOCK + 777;
 const FAST_FAIL = { tries: 3, backoffMs: 20, stallMs: 5000 };
-
-function imageBytes(size: number, salt: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let at = 0, i = 0; at < size; at += 32, i++) crypto.createHash('sha256').update(`${salt}:${i}`).digest().copy(out, at);
-  return out;
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('s3:// over an S3-compatible server (SigV4 checked)', () => {
   const tmp = tempDir('memview-s3-');

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import { preadFully } from './pread';
-import { InputError } from '../errors';
 import { RamRange } from '../types';
 import { ByteSource } from './byte-source';
 import { dataExtents } from './file-extents';
-import { openInput } from './open-input';
+import { openRegularInput } from './open-input';
 
 /**
  * A local image file opened read-only: it is evidence, never O_RDWR, never
@@ -33,22 +32,8 @@ export class FileSource implements ByteSource {
   }
 
   static open(path: string): FileSource {
-    let fd: number;
-    let stat: fs.Stats;
-    try {
-      ({ fd, stat } = openInput(path));
-    } catch (e) {
-      throw new InputError(`${path}: ${describeOpenError(e)}`);
-    }
-    if (stat.isDirectory()) {
-      fs.closeSync(fd);
-      throw new InputError(`${path}: is a directory, not an image file`);
-    }
     // A pipe has no size and cannot be read at offsets; a device reports size 0.
-    if (!stat.isFile()) {
-      fs.closeSync(fd);
-      throw new InputError(`${path}: not a regular file (a pipe or a device); memview reads images at offsets: save it to a file first`);
-    }
+    const { fd, stat } = openRegularInput(path, 'an image file', 'memview reads images at offsets: save it to a file first');
     return new FileSource(path, fd, stat);
   }
 
@@ -70,16 +55,4 @@ export class FileSource implements ByteSource {
   close(): void {
     fs.closeSync(this.fd);
   }
-}
-
-export function describeOpenError(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied (try as root)';
-  if (code === 'EISDIR') return 'is a directory, not an image file';
-  if (code === 'ENXIO') return 'is a socket (or a device without a driver), not a file; save the data to a file first';
-  if (code === 'ELOOP') return 'symbolic link loop (ELOOP): the link points back at itself';
-  if (code === 'ENAMETOOLONG') return 'name too long (ENAMETOOLONG: at most 255 bytes per name, 4095 per path)';
-  if (code === 'ENOTDIR') return 'a part of the path is not a directory';
-  return (e as Error).message;
 }

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import { preadFully } from '../io/pread';
 import { human, InputError } from '../errors';
-import { fileKind, openInput } from '../io/open-input';
+import { describeOpenError, openRegularInput } from '../io/open-input';
 import { candidatesFromText, chooseFromFile } from '../maps/candidates';
 import { RamRange } from '../types';
-import { describeOpenError } from '../io/file-source';
 
 export interface ChosenMap {
   ranges: RamRange[];
@@ -41,17 +40,8 @@ export function decodeMapText(bytes: Buffer): string {
 
 /** A map file's bytes: a regular file (not a FIFO or device that could block or never end), at most MAX_MAP_BYTES. */
 function readMapBytes(path: string): Buffer {
-  let fd: number;
-  let stat: fs.Stats;
+  const { fd, stat } = openRegularInput(path, 'a map file', 'save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)');
   try {
-    ({ fd, stat } = openInput(path));
-  } catch (e) {
-    throw new InputError(`${path}: ${describeOpenError(e)}`);
-  }
-  try {
-    if (stat.isDirectory()) throw new InputError(`${path}: is a directory, not a map file`);
-    if (!stat.isFile())
-      throw new InputError(`${path}: is ${fileKind(stat)}, not a map file; save the map to a regular file first (e.g. cat /proc/iomem > iomem.txt)`);
     const tooBig = (size: string) =>
       new InputError(
         `${path}: ${size} bytes is too large for a memory map (/proc/iomem or a boot log, at most ${human(MAX_MAP_BYTES)} read); is this the image? (for a long syslog, give only the boot's lines)`,
@@ -70,7 +60,7 @@ function readMapBytes(path: string): Buffer {
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`${path}: ${describeOpenError(e)}`);
+    throw new InputError(`${path}: ${describeOpenError(e, 'a map file')}`);
   } finally {
     fs.closeSync(fd);
   }

@@ -118,7 +118,7 @@ export const CASES: MalformedCase[] = [
       execFileSync('mkfifo', [f]);
       return ['info', f];
     },
-    message: /mem\.fifo: not a regular file \(a pipe or a device\); memview reads images at offsets: save it to a file first$/,
+    message: /mem\.fifo: is a FIFO \(named pipe\), not an image file; memview reads images at offsets: save it to a file first$/,
   },
   {
     group: 'source',
