@@ -271,35 +271,25 @@ describe('s3:// through the CLI', () => {
   });
 
   it('AWS_ENDPOINT_URL from the environment; a wrong secret is not authorised (exit 2, one line)', async () => {
-    const withEndpoint = await run('env', [
-      '-u',
-      'AWS_PROFILE',
-      ...env(),
-      `AWS_ENDPOINT_URL=${server.endpoint}`,
-      process.execPath,
-      BIN,
-      'info',
-      's3://case42/host.raw',
-      '--map',
-      machine.iomem,
-      '--json',
-      '--vmcoreinfo',
-      'off',
-    ]);
+    /** `memview info` of the object with credentials (this secret) and the endpoint only in the environment. */
+    const infoWithEnv = (secret: string, ...more: string[]) =>
+      run('env', [
+        '-u',
+        'AWS_PROFILE',
+        ...env(secret),
+        `AWS_ENDPOINT_URL=${server.endpoint}`,
+        process.execPath,
+        BIN,
+        'info',
+        's3://case42/host.raw',
+        '--map',
+        machine.iomem,
+        ...more,
+      ]);
+    const withEndpoint = await infoWithEnv(S3_SECRET, '--json', '--vmcoreinfo', 'off');
     expect(withEndpoint.code).toBe(0);
     expect(JSON.parse(withEndpoint.stdout).remote.etag).toMatch(/^"[0-9a-f]{32}"$/);
-    const bad = await run('env', [
-      '-u',
-      'AWS_PROFILE',
-      ...env('wrong'),
-      `AWS_ENDPOINT_URL=${server.endpoint}`,
-      process.execPath,
-      BIN,
-      'info',
-      's3://case42/host.raw',
-      '--map',
-      machine.iomem,
-    ]);
+    const bad = await infoWithEnv('wrong');
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toMatch(/^memview: s3:\/\/case42\/host\.raw: cannot open: not authorised \(HTTP 403 /);
     expect(bad.stderr).not.toContain('wrong');
