@@ -34,6 +34,13 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
     // Byte by byte: a match may overlap the bytes it produces (a run).
     for (let k = 0; k < n; k++) dst[op++] = dst[from + k];
   };
+  /** The 0-3 literals a match's last instruction byte carries in its low bits; the state they leave. */
+  const trailingLiterals = () => {
+    const n = src[ip - 2] & 3;
+    if (n === 0) return 0;
+    literals(n);
+    return 2;
+  };
   /** A length continued in zero bytes (each adds 255) then a final byte. */
   const longLength = (base: number) => {
     let t = 0;
@@ -69,13 +76,7 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
       const dist = (t >> 2) + (src[ip++] << 2);
       if (state === 1) copyMatch(op - 1 - 0x800 - dist, 3);
       else copyMatch(op - 1 - dist, 2);
-      t = src[ip - 2] & 3;
-      if (t === 0) {
-        state = 0;
-      } else {
-        literals(t);
-        state = 2;
-      }
+      state = trailingLiterals();
       continue;
     }
     let from: number;
@@ -106,12 +107,6 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
       from = op - dist - 0x4000;
     }
     copyMatch(from, t + 2);
-    t = src[ip - 2] & 3;
-    if (t === 0) {
-      state = 0;
-    } else {
-      literals(t);
-      state = 2;
-    }
+    state = trailingLiterals();
   }
 }
