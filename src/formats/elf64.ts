@@ -35,6 +35,7 @@ export const EI_CLASS = 4;
 export const EI_DATA = 5;
 export const E_TYPE = 0x10;
 export const E_PHENTSIZE = 0x36;
+export const E_PHNUM = 0x38;
 
 export interface ElfHeader {
   class: number;

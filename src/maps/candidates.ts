@@ -104,7 +104,10 @@ export function looksLikeIomem(text: string): boolean {
 export function candidatesFromText(text: string, name: string): MapCandidate[] {
   try {
     if (looksLikeIomem(text)) return [{ kind: 'iomem', origin: name, ranges: parseIomem(text), details: [], alsoAt: [] }];
-    const maps = parseDmesg(text).filter((m) => m.ranges.length > 0);
+    const boots = parseDmesg(text);
+    const maps = boots.filter((m) => m.ranges.length > 0);
+    const emptied = boots.find((m) => m.firmwareRam > 0);
+    if (maps.length === 0 && emptied) throw new InputError(allRamEdited(emptied, text));
     if (maps.length === 0) {
       throw new InputError(
         'neither /proc/iomem text nor a boot log with an e820 map (no "BIOS-provided physical RAM map" or "BIOS-e820:" lines with usable RAM)',
@@ -115,6 +118,26 @@ export function candidatesFromText(text: string, name: string): MapCandidate[] {
     if (e instanceof InputError) throw new InputError(`${name}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * A boot whose firmware map had RAM and whose edits (memmap=, mem=, a
+ * user-defined table) left none: the edits that took RAM away, and the
+ * command line's memmap=/mem= options when the log has them.
+ */
+function allRamEdited(m: DmesgMap, text: string): string {
+  const fromRam = m.edits.filter((e) => / usable( ==>| \(line)/.test(e));
+  const shown = fromRam.slice(0, 4);
+  const what = [...shown, ...(fromRam.length > shown.length ? [`and ${fromRam.length - shown.length} more`] : [])];
+  if (m.replacedBy) what.push(`the ${m.replacedBy} (line ${m.replacedAt}) that replaced the table`);
+  const lines = text.split(/\r?\n/);
+  const at = lines.findIndex((l, i) => i < m.lastLine && /\b[Cc]ommand line: /.test(l));
+  const options = at < 0 ? [] : [...lines[at].matchAll(/(?:^|\s)((?:mem|memmap)=\S+)/g)].map((x) => x[1]);
+  const cause = options.length > 0 ? `; the kernel command line (line ${at + 1}) has ${options.join(' ')}` : '';
+  return (
+    `lines ${m.firstLine}-${m.lastLine}: the edits after the firmware e820 map remove all its usable RAM: ${what.join(', ')}${cause}; ` +
+    `no memory map is left: give the machine's /proc/iomem instead`
+  );
 }
 
 /** One line per candidate: origin, range count, RAM total, fit. */

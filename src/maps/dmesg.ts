@@ -49,6 +49,10 @@ export interface DmesgMap {
   skipped: string[];
   /** Set when a later full table (user-defined, modified…) replaced the firmware one. */
   replacedBy?: string;
+  /** The line of that table's header. */
+  replacedAt?: number;
+  /** Usable RAM in the firmware table, in bytes, before any edit. */
+  firmwareRam: number;
 }
 
 const HEX = '(?:0x)?[0-9a-fA-F]+';
@@ -168,6 +172,9 @@ class Boot {
   pending: Entry[] | null = null;
   pendingHeader = '';
   firmwareEntries = 0;
+  firmwareRam = 0;
+  pendingLine = 0;
+  replacedAt?: number;
   edits: string[] = [];
   skipped: string[] = [];
   replacedBy?: string;
@@ -183,11 +190,13 @@ class Boot {
       if (this.firmwareEntries === 0) {
         this.table = entries;
         this.firmwareEntries = entries.length;
+        this.firmwareRam = ramRanges(entries).reduce((n, r) => n + r.length, 0);
         if (this.pending[0]) this.era = this.pending[0].era;
       }
     } else {
       this.table = entries;
       this.replacedBy = `${this.pendingHeader} physical RAM map`;
+      this.replacedAt = this.pendingLine;
     }
     this.pending = null;
   }
@@ -201,9 +210,10 @@ class Boot {
       firstLine: this.firstLine,
       lastLine: this.lastLine,
       firmwareEntries: this.firmwareEntries,
+      firmwareRam: this.firmwareRam,
       edits: this.edits,
       skipped: this.skipped,
-      ...(this.replacedBy ? { replacedBy: this.replacedBy } : {}),
+      ...(this.replacedBy ? { replacedBy: this.replacedBy, replacedAt: this.replacedAt } : {}),
     };
   }
 }
@@ -239,6 +249,7 @@ export function replayE820(lines: readonly string[]): DmesgMap[] {
       }
       boot.pending = [];
       boot.pendingHeader = kind;
+      boot.pendingLine = lineNo;
       boot.lastLine = lineNo;
       continue;
     }
@@ -251,6 +262,7 @@ export function replayE820(lines: readonly string[]): DmesgMap[] {
         boot.pendingHeader = '';
       } else {
         boot.pendingHeader = entry.who;
+        boot.pendingLine = lineNo;
       }
       boot.pending = [entry];
       boot.lastLine = lineNo;

@@ -4,6 +4,7 @@ import {
   decodeNotes,
   decodePhdr,
   E_PHENTSIZE,
+  E_PHNUM,
   E_TYPE,
   EHDR_SIZE,
   EI_CLASS,
@@ -55,6 +56,11 @@ export async function readElfCore(image: ByteSource): Promise<ElfCore> {
   let phnum = header.phnum;
   if (phnum === PN_XNUM) {
     // Too many headers for e_phnum: the real count is section header 0's sh_info.
+    if (header.shoff === 0n) {
+      fail(
+        `e_phnum is PN_XNUM (0xffff at file offset ${hex(E_PHNUM)}): the real program header count should be in section header 0, but e_shoff is 0 (there are no section headers)`,
+      );
+    }
     const shoff = checkedNumber(header.shoff, 'e_shoff', fail);
     const sh = await readAt(image, shoff, SHDR_SIZE);
     if (sh.length < SHDR_SIZE) fail(`e_phnum is PN_XNUM but section header 0 at file offset ${hex(shoff)} is past the end of the file`);
@@ -129,9 +135,13 @@ export function physicalSegments(image: ByteSource, core: ElfCore): { segments: 
   for (const p of physical) {
     const what = `PT_LOAD #${p.index} (p_paddr 0x${p.paddr.toString(16)})`;
     if (p.filesz > p.memsz) fail(`${what}: p_filesz 0x${p.filesz.toString(16)} exceeds p_memsz 0x${p.memsz.toString(16)}`);
-    const phys = checkedNumber(p.paddr, `${what} p_paddr`, fail);
-    const memsz = checkedNumber(p.memsz, `${what} p_memsz`, fail);
-    checkedNumber(p.paddr + p.memsz, `${what} end`, fail);
+    const end = p.paddr + p.memsz;
+    if (end > BigInt(Number.MAX_SAFE_INTEGER)) {
+      const where = `PT_LOAD #${p.index} at p_paddr 0x${p.paddr.toString(16)} with p_memsz 0x${p.memsz.toString(16)} ends at 0x${end.toString(16)}`;
+      fail(`${where}, ${end > 1n << 64n ? 'past 2^64' : 'beyond 2^53'}: not a physical address range`);
+    }
+    const phys = Number(p.paddr);
+    const memsz = Number(p.memsz);
     const filesz = Number(p.filesz);
     const textAlias = p.vaddr >= KERNEL_IMAGE_BASE;
     if (filesz > 0) {

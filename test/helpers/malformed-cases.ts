@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { writeAvml } from './avml-writer';
 import { flatten, KdumpSpec, writeKdump } from './kdump-writer';
 import { Chunk, iomemText, materialise, ramBytes, Range, rangeLength, writeMachine } from './machine';
+import { bootMessages, dmesgText, FIRMWARE } from './boot-log';
 import { elfCoreImage, limeImage, NO_PADDR } from './source-writers';
 
 export interface MalformedCase {
@@ -277,6 +278,18 @@ export const CASES: MalformedCase[] = [
     },
     message: /huge\.log: 268435457 bytes is too large for a memory map \(\/proc\/iomem or a boot log, at most 256\.0 MiB read\); is this the image\?/,
   },
+  {
+    group: 'map',
+    input: 'boot log whose memmap= edit turns all RAM reserved (was: "neither /proc/iomem text nor a boot log")',
+    make: (d) => {
+      // bootMessages: line 1 banner, 2 command line, 3 map header, 4-10 firmware entries, 11-13 filler, 14 the edit.
+      const messages = bootMessages('4.12', FIRMWARE, [{ kind: 'update', start: 0, end: 0xffffffff, from: 'usable', to: 'reserved' }]);
+      messages[1] = 'Command line: BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro memmap=4G$0 quiet';
+      return ['map', tinyMachine(d).raw, '--dmesg', put(d, 'boot.log', dmesgText(messages))];
+    },
+    message:
+      /^\S*boot\.log: lines 3-14: the edits after the firmware e820 map remove all its usable RAM: update \[0x0-0xffffffff\] usable ==> reserved \(line 14\); the kernel command line \(line 2\) has memmap=4G\$0; no memory map is left: give the machine's \/proc\/iomem instead$/,
+  },
 
   // ---- LiME ---------------------------------------------------------------
   {
@@ -505,6 +518,37 @@ export const CASES: MalformedCase[] = [
     ],
     message: /zero\.elf: every PT_LOAD has p_paddr 0/,
   },
+  {
+    group: 'ELF',
+    input: 'ELF with e_phnum PN_XNUM (0xffff) and e_shoff 0 (was: "no program headers")',
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'xnum.elf',
+        elf((b) => {
+          b.writeUInt16LE(0xffff, 56); // e_phnum: the count is in section header 0's sh_info
+          b.writeBigUInt64LE(0n, 0x28); // e_shoff: there is no section header table
+        }),
+      ),
+    ],
+    message:
+      /^\S*xnum\.elf: e_phnum is PN_XNUM \(0xffff at file offset 0x38\): the real program header count should be in section header 0, but e_shoff is 0 \(there are no section headers\)$/,
+  },
+  {
+    group: 'ELF',
+    input: 'ELF PT_LOAD with p_paddr + p_memsz past 2^64 (was: "beyond any file")',
+    make: (d) => [
+      'info',
+      put(
+        d,
+        'wrap.elf',
+        elf((b) => b.writeBigUInt64LE((1n << 64n) - 0x800n, PHDR1 + 40)), // p_memsz: 0x1000 + this wraps past 2^64
+      ),
+    ],
+    message:
+      /^\S*wrap\.elf: PT_LOAD #1 at p_paddr 0x1000 with p_memsz 0xfffffffffffff800 ends at 0x10000000000000800, past 2\^64: not a physical address range$/,
+  },
 
   // ---- AVML -----------------------------------------------------------------
   {
@@ -543,6 +587,26 @@ export const CASES: MalformedCase[] = [
       return ['info', f];
     },
     message: /trailer\.avml: AVML record at file offset 0x0: trailer at file offset 0x[0-9a-f]+ says the Snappy stream is \d+ bytes/,
+  },
+  {
+    group: 'AVML',
+    input: 'AVML block whose Snappy stream has no data chunk (was: "unknown chunk type 0xa")',
+    make: (d) => {
+      // Record header (formats.md 2.2): "AVML", version 2, start 0x1000, end 0x1fff (inclusive), padding 0;
+      // then only the stream identifier chunk (10 bytes) and the trailer: the stream's length, 10.
+      const header = Buffer.alloc(32);
+      header.write('AVML', 0, 'latin1');
+      header.writeUInt32LE(2, 4);
+      header.writeBigUInt64LE(0x1000n, 8);
+      header.writeBigUInt64LE(0x1fffn, 16);
+      const streamId = Buffer.from([0xff, 6, 0, 0, ...Buffer.from('sNaPpY', 'latin1')]);
+      const trailer = Buffer.alloc(8);
+      trailer.writeBigUInt64LE(BigInt(streamId.length));
+      return ['info', put(d, 'empty.avml', Buffer.concat([header, streamId, trailer]))];
+    },
+    message: new RegExp(
+      `^\\S*empty\\.avml: AVML block at file offset 0x0 \\(0x1000-0x1fff\\) has no data: its Snappy stream ends at its trailer \\(file offset ${hex(32 + 10)}\\) before any data chunk$`,
+    ),
   },
 
   // ---- LiME compress=1 (one zlib stream, windowBits 11 as the LiME module writes it) ----
