@@ -124,13 +124,15 @@ describe('AVML v2 with several ranges, left-out zero blocks, 0x01 chunks, skippa
     try {
       const index = await readAvmlIndex(image);
       const c = index.chunks;
+      const bytes = fs.readFileSync(file);
       const got = Array.from({ length: c.count }, (_, i) => ({
         phys: c.starts[i],
         fileOffset: c.fileOffset[i],
         length: c.lengths[i],
-        type: c.compressed[i] ? 0 : 1,
+        type: bytes[c.fileOffset[i]],
       }));
       expect(got).toEqual(written.chunks);
+      expect(c.dataChunks).toBe(written.chunks.length);
       expect(index.records.map((r) => r.fileOffset)).toEqual(written.blocks.map((b) => b.fileOffset));
     } finally {
       image.close();

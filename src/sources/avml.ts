@@ -160,7 +160,9 @@ export async function indexRecordStream(
       if (done + n > length) {
         fail(`AVML record at file offset ${hex(pos)}: Snappy chunk at file offset ${hex(chunkAt)} holds more than the record's ${length} bytes`);
       }
-      if (n > 0) chunks.addChunk(start + done, chunkAt, bodyLength, n, type === CHUNK_COMPRESSED);
+      if (n > 0) {
+        chunks.addChunk(start + done, chunkAt, CHUNK_HEADER_SIZE + bodyLength, n, done > 0);
+      }
       done += n;
       r.wide = bodyLength < SMALL_CHUNK;
     } else if (type >= FIRST_SKIPPABLE) {
@@ -186,7 +188,7 @@ export async function parseAvml(image: ByteSource, options: AvmlOptions): Promis
   if (records.length === 0) throw new InputError(`${image.label}: AVML image holds no memory data (${orphans.length} headers without payload)`);
   const rebuilt = avmlRanges([...records, ...orphans]);
   const notes = [
-    `AVML v2: ${records.length} records, ${index.chunks.count} Snappy chunks indexed; reads decompress only the chunks they touch`,
+    `AVML v2: ${records.length} records, ${index.chunks.dataChunks} Snappy chunks indexed; reads decompress only the chunks they touch`,
     ...avmlRangeNotes(records.length + orphans.length, rebuilt, orphans),
   ];
   if (index.skippedChunks > 0) notes.push(`${index.skippedChunks} skippable Snappy chunks (padding) passed over`);

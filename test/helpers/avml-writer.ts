@@ -24,6 +24,10 @@ export interface AvmlWriteOptions {
   skippableEvery?: number;
   /** Repeat the stream identifier before every Nth data chunk (allowed mid-stream). */
   streamIdEvery?: number;
+  /** Uncompressed bytes per data chunk (default 64 KiB, as AVML writes; the framing format allows any size from 1 up). */
+  chunkBytes?: number;
+  /** Store data chunks compressed (type 0x00) even when that saves nothing (allowed; tiny chunks then hit the Snappy decoder). */
+  compressAlways?: boolean;
   /** Framed streams from elsewhere (e.g. the snappy package's own encoder) instead of ours. */
   frame?: (data: Buffer) => Promise<Buffer>;
 }
@@ -91,9 +95,10 @@ function frameStream(
     parts.push(b);
     size += b.length;
   };
-  for (let off = 0; off < data.length; off += CHUNK) {
+  const chunk = o.chunkBytes ?? CHUNK;
+  for (let off = 0; off < data.length; off += chunk) {
     const n = ++counter.n;
-    const piece = data.subarray(off, Math.min(data.length, off + CHUNK));
+    const piece = data.subarray(off, Math.min(data.length, off + chunk));
     if (o.skippableEvery && n % o.skippableEvery === 0) {
       const type = (n / o.skippableEvery) % 2 ? 0xfe : 0x80 + (n % 0x7e);
       push(Buffer.concat([chunkHeader(type, 5), Buffer.from('junk!')]));
@@ -103,7 +108,7 @@ function frameStream(
     crc.writeUInt32LE(maskedCrc(piece));
     const packed = compressSync(piece);
     const forced = o.uncompressedEvery !== undefined && n % o.uncompressedEvery === 0;
-    const compress = !forced && packed.length < piece.length - piece.length / 8;
+    const compress = !forced && (o.compressAlways || packed.length < piece.length - piece.length / 8);
     const type = compress ? 0x00 : 0x01;
     const payload = compress ? packed : piece;
     onChunk(size, off, piece.length, type);
