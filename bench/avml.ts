@@ -3,9 +3,11 @@
  * compressible machine as an AVML v2 file and as a raw image + iomem, both
  * mounted by memview in the same run. Rows: sequential padded.raw (AVML vs
  * raw source), random 4 KiB reads per second, and the chunk index build
- * time (headers only) scaled to 16 GiB of memory.
+ * time (headers only) scaled to 16 GiB of memory; peak RSS of info, export
+ * and mount + a sequential read of an AVML file of 2,000,000 one-byte Snappy
+ * chunks against the same RAM in AVML's 64 KiB chunks (issue 11 case 9).
  *
- * Standalone: node dist/bench/avml.js [--gib N] [--repeat N]
+ * Standalone: node dist/bench/avml.js [--gib N] [--repeat N] [--tiny (the tiny-chunk rows only)]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +16,7 @@ import { readAvmlIndex } from '../src/sources/avml';
 import { FileSource } from '../src/io/file-source';
 import { writeAvml } from '../test/helpers/avml-writer';
 import { iomemText, ramBytes, Range, rangeLength } from '../test/helpers/machine';
-import { BenchContext, BenchRow, ddRead, exec, GiB, mbPerSecond, median, MiB, startMemview, withServer } from './common';
+import { BenchContext, BenchRow, ddRead, exec, GiB, mbPerSecond, median, memviewMaxRss, MiB, startMemview, withServer } from './common';
 
 const PAGE = 4096;
 const BLOCK = 16 * MiB;
@@ -91,6 +93,78 @@ function avmlMachine(gib: number, log: (m: string) => void): Promise<AvmlMachine
   })();
 }
 
+const TINY_CHUNKS = 2_000_000;
+const TINY_BUDGET_MIB = 64;
+
+/**
+ * Builds (or reuses) two AVML files of the same 2,000,000 bytes of RAM: one
+ * in one-byte Snappy chunks (half compressed, half stored; the framing
+ * format allows it), one in AVML's own 64 KiB chunks.
+ */
+async function tinyChunkFiles(log: (m: string) => void): Promise<{ tiny: string; normal: string }> {
+  const dir = path.join(os.tmpdir(), `memview-bench-avml-tiny-${TINY_CHUNKS}`);
+  const files = { tiny: path.join(dir, 'tiny.avml'), normal: path.join(dir, 'normal.avml') };
+  if (fs.existsSync(path.join(dir, 'done'))) return files;
+  log(`building AVML files of ${TINY_CHUNKS} one-byte chunks and of 64 KiB chunks in ${dir} …`);
+  const build = `${dir}.${process.pid}`;
+  fs.rmSync(build, { recursive: true, force: true });
+  fs.mkdirSync(build, { recursive: true });
+  // AVML reads each iomem range up to its inclusive end used as exclusive: TINY_CHUNKS bytes.
+  const ranges: Range[] = [{ start: 0x100000, end: 0x100000 + TINY_CHUNKS }];
+  const bytes = (start: number, length: number) => ramBytes(start, length, SALT);
+  await writeAvml(path.join(build, 'tiny.avml'), ranges, bytes, { chunkBytes: 1, compressAlways: true, uncompressedEvery: 2 });
+  await writeAvml(path.join(build, 'normal.avml'), ranges, bytes);
+  fs.writeFileSync(path.join(build, 'done'), '');
+  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.renameSync(build, dir);
+  } catch {
+    fs.rmSync(build, { recursive: true, force: true }); // another run finished first: use its copy
+  }
+  return files;
+}
+
+/** Peak RSS of memview reading all of a tiny-chunk AVML file three ways, beside the same RAM in normal chunks. */
+async function tinyChunkRows(ctx: BenchContext, mnt: string): Promise<BenchRow[]> {
+  const f = await tinyChunkFiles(ctx.log);
+  const cache = ['--cache-mb', String(TINY_BUDGET_MIB)];
+  const out = path.join(ctx.dir, 'avml-tiny.padded');
+  const ways: [string, (file: string) => Promise<{ seconds: number; maxRss: number }>][] = [
+    ['info (its VMCOREINFO scan reads all RAM)', (file) => memviewMaxRss(['info', file, ...cache])],
+    ['export --view padded', (file) => memviewMaxRss(['export', file, '--view', 'padded', '-o', out, '--force', ...cache])],
+    [
+      'mount + dd of padded.raw',
+      (file) =>
+        withServer(
+          () => startMemview(file, mnt, cache),
+          async (s) => {
+            const t0 = process.hrtime.bigint();
+            await ddRead(path.join(s.dir, 'padded.raw'));
+            return { seconds: s.readySeconds + Number(process.hrtime.bigint() - t0) / 1e9, maxRss: s.peakRss() };
+          },
+        ),
+    ],
+  ];
+  const rows: BenchRow[] = [];
+  for (const [what, measure] of ways) {
+    ctx.log(`avml: ${what}, ${TINY_CHUNKS} one-byte chunks vs 64 KiB chunks, --cache-mb ${TINY_BUDGET_MIB}`);
+    const normal = await measure(f.normal);
+    const tiny = await measure(f.tiny);
+    rows.push({
+      group: 'avml',
+      name: `AVML of ${TINY_CHUNKS} one-byte Snappy chunks, ${what}, --cache-mb ${TINY_BUDGET_MIB}: peak RSS`,
+      value: tiny.maxRss / MiB,
+      unit: 'MiB',
+      baseline: { name: 'the same RAM in 64 KiB chunks (the fixed base)', value: normal.maxRss / MiB },
+      target: `<= base + ${TINY_BUDGET_MIB} MiB budget`,
+      ok: tiny.maxRss <= normal.maxRss + TINY_BUDGET_MIB * MiB,
+      note: `${tiny.seconds.toFixed(2)} s vs ${normal.seconds.toFixed(2)} s`,
+    });
+  }
+  fs.rmSync(out, { force: true });
+  return rows;
+}
+
 async function repeatMedian(n: number, fn: () => Promise<number>): Promise<number> {
   const values: number[] = [];
   for (let i = 0; i < n; i++) values.push(await fn());
@@ -111,7 +185,7 @@ async function indexSeconds(file: string, repeat: number): Promise<{ seconds: nu
     const t0 = process.hrtime.bigint();
     const image = FileSource.open(file);
     try {
-      chunks = (await readAvmlIndex(image)).chunks.count;
+      chunks = (await readAvmlIndex(image)).chunks.dataChunks;
     } finally {
       image.close();
     }
@@ -185,6 +259,7 @@ export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Mat
     ok: per16 < 1,
     note: `measured ${idx.seconds.toFixed(3)} s`,
   });
+  rows.push(...(await tinyChunkRows(ctx, mnt)));
   fs.rmSync(scratch, { recursive: true, force: true });
   return rows;
 }
@@ -195,7 +270,8 @@ if (require.main === module) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-'));
   const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
   const ctx = { dir, repeat: value('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
-  bench(ctx, value('--gib', 1))
+  const mnt = path.join(dir, 'mnt');
+  (argv.includes('--tiny') ? tinyChunkRows(ctx, mnt) : bench(ctx, value('--gib', 1)))
     .then((rows) => {
       for (const r of rows)
         process.stdout.write(

@@ -10,6 +10,7 @@
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Range } from '../test/helpers/machine';
 
@@ -81,6 +82,19 @@ export async function timeCommand(cmd: string, args: string[]): Promise<number> 
   const t0 = process.hrtime.bigint();
   await exec(cmd, args);
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Runs `memview ARGS…` to its end; resolves with its wall time and peak RSS (VmHWM at exit, bytes, through bench/max-rss.ts). */
+export async function memviewMaxRss(args: string[]): Promise<{ seconds: number; maxRss: number }> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'memview-rss-')), 'rss');
+  try {
+    const t0 = process.hrtime.bigint();
+    await exec(process.execPath, ['-r', path.join(__dirname, 'max-rss.js'), MEMVIEW, ...args], { MEMVIEW_BENCH_MAX_RSS_FILE: file });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { seconds, maxRss: Number(fs.readFileSync(file, 'utf8')) };
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
 }
 
 /**
