@@ -22,6 +22,20 @@ function isMounted(dir: string): boolean {
     .some((l) => l.split(' ')[4] === dir);
 }
 
+/** The pid of the watchdog process of the mount on `dir` (src/fuse/watchdog.ts), found by its command line. */
+function watchdogOf(dir: string): number {
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[1]?.endsWith('/watchdog.js') && argv[2] === dir) return Number(pid);
+  }
+  throw new Error(`no watchdog for ${dir}`);
+}
+
 /** Polls until `cond` holds; resolves with the milliseconds it took, or rejects after `ms`. */
 async function waitFor(cond: () => boolean, ms: number): Promise<number> {
   const t0 = Date.now();
@@ -89,10 +103,39 @@ describe('faults while mounted', () => {
     });
   }
 
+  it('SIGKILL: the watchdog unmounts within 5 s and says so; the directory is plain again', async () => {
+    const m = writeMachine(path.join(tmp, 'kill9'), RANGES);
+    const dir = path.join(tmp, 'kill9-mnt');
+    const running = await mount(m.raw, m.iomem, dir);
+    const watchdog = watchdogOf(dir);
+    running.child.kill('SIGKILL');
+    await waitFor(() => !isMounted(dir), 5000);
+    expect(fs.readdirSync(dir)).toEqual([]); // not ENOTCONN
+    await waitFor(() => !fs.existsSync(`/proc/${watchdog}`), 5000);
+    expect(running.output()).toContain(`memview: ${dir}: the mount process was killed; its watchdog unmounted it\n`);
+  });
+
+  it('a normal unmount leaves the watchdog nothing to do: it exits, and a new mount on the directory stays', async () => {
+    const m = writeMachine(path.join(tmp, 'calm'), RANGES);
+    const dir = path.join(tmp, 'calm-mnt');
+    const first = await mount(m.raw, m.iomem, dir);
+    const watchdog = watchdogOf(dir);
+    expect((await memview('umount', dir)).code).toBe(0);
+    await waitFor(() => !fs.existsSync(`/proc/${watchdog}`), 5000);
+    await waitFor(() => first.child.exitCode !== null, 5000);
+    const second = await mount(m.raw, m.iomem, dir);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(isMounted(dir)).toBe(true);
+    expect(fs.readdirSync(second.dir)).toContain('padded.raw');
+    expect(first.output()).not.toContain('watchdog');
+  });
+
   it('a stale mount from a killed process: mount says how to clear it, umount --force clears it', async () => {
     const m = writeMachine(path.join(tmp, 'stale'), RANGES);
     const dir = path.join(tmp, 'stale-mnt');
     const running = await mount(m.raw, m.iomem, dir);
+    // The watchdog killed first (as `kill -9` of every process would): nobody is left to unmount.
+    process.kill(watchdogOf(dir), 'SIGKILL');
     running.child.kill('SIGKILL');
     await waitFor(() => running.child.exitCode !== null || running.child.signalCode !== null, 5000);
     let code = '';

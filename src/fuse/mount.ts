@@ -3,6 +3,7 @@ import Fuse from 'fuse-native';
 import { fusermount } from './fusermount';
 import { InputError } from '../errors';
 import { mountTable } from './mountpoint';
+import { startWatchdog } from './watchdog';
 import { loadNativeAddon, mountFilesNative, NATIVE_TUNING } from './native-mount';
 import { Backend, BACKENDS, FuseTuning, Mounted, MountOptions, ServedFile } from './mount-types';
 import type { VirtualFile } from '../engine/virtual-file';
@@ -35,9 +36,24 @@ const O_TRUNC = 0o1000;
 /**
  * Serves files read-only over FUSE. Knows files and reads, nothing of the
  * formats: every byte comes from the files' piece tables (native) or
- * VirtualFile.read (fuse-native).
+ * VirtualFile.read (fuse-native). A watchdog process unmounts the mount if
+ * this process is killed before it could (watchdog.ts).
  */
-export function mountFiles(mountpoint: string, served: readonly ServedFile[], options: MountOptions): Promise<Mounted> {
+export async function mountFiles(mountpoint: string, served: readonly ServedFile[], options: MountOptions): Promise<Mounted> {
+  // Started before the mount: libfuse 2 opens /dev/fuse without O_CLOEXEC, and a watchdog that
+  // inherited that descriptor would keep a killed server's connection alive (reads hang, not ENOTCONN).
+  const watchdog = startWatchdog(mountpoint);
+  let mounted: Mounted;
+  try {
+    mounted = await mountWithBackend(mountpoint, served, options);
+  } catch (e) {
+    watchdog.release();
+    throw e;
+  }
+  return { ...mounted, unmount: () => mounted.unmount().then(() => watchdog.release()) };
+}
+
+function mountWithBackend(mountpoint: string, served: readonly ServedFile[], options: MountOptions): Promise<Mounted> {
   const backend = options.backend ?? parseBackend(process.env.MEMVIEW_BACKEND || 'auto');
   let fallback = '';
   if (backend !== 'fuse-native') {
