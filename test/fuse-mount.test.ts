@@ -114,7 +114,9 @@ describe('a real FUSE mount of a raw image + iomem', () => {
   it('refuses a second mount on the same directory with the fix', async () => {
     const r = await memview('mount', m.raw, dir, '--map', m.iomem);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`memview: ${dir}: something is already mounted here; unmount it with: memview umount ${dir}`);
+    expect(r.stderr.trim()).toBe(
+      `memview: ${dir}: already mounted by memview (pid ${mount.child.pid}, user root); unmount it with: memview umount ${dir}, or mount on another directory`,
+    );
   });
 
   it('leaves the source image unchanged', () => {

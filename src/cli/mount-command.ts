@@ -1,6 +1,16 @@
 import { shellQuote } from '../errors';
 import { mountFiles, parseBackend } from '../fuse/mount';
-import { checkFuseDevice, checkMountpoint, fileId, memviewFsname, mountedPaths } from '../fuse/mountpoint';
+import {
+  alreadyMounted,
+  checkFuseDevice,
+  checkMountpoint,
+  checkUserMount,
+  fileId,
+  memviewFsname,
+  memviewMountAt,
+  mountedPaths,
+  mountedUnder,
+} from '../fuse/mountpoint';
 import { isRemote } from '../io/remote-url';
 import { openSession } from '../session';
 import { keepServingWhenOutputCloses } from './closed-output';
@@ -74,10 +84,13 @@ class SignalLatch {
 export async function mountCommand(src: string, dir: string, flags: MountFlags): Promise<void> {
   const backend = flags.backend === undefined ? undefined : parseBackend(flags.backend);
   const mountpoint = checkMountpoint(dir);
+  checkUserMount(dir, mountpoint, !!flags.allowOther);
   checkFuseDevice();
   const session = await openSession(src, sessionOptions(flags));
   const signals = new SignalLatch();
   keepServingWhenOutputCloses();
+  // Opening the session can take minutes (a scan, a remote source): another mount may have taken the directory meanwhile.
+  checkMountpoint(dir);
   const mounted = await mountFiles(mountpoint, session.views, {
     backend,
     tuning: flags.directIo ? { directIo: true } : undefined,
@@ -86,7 +99,18 @@ export async function mountCommand(src: string, dir: string, flags: MountFlags):
     mtime: session.source.mtime,
     fsname: memviewFsname(isRemote(src) ? undefined : fileId(src)),
     onReadError: (name, err) => process.stderr.write(`memview: read error in ${name}: ${oneLine(err.message)}\n`),
+  }).catch((err: Error) => {
+    // fusermount refuses a directory another mount took in the last moment: say whose it is.
+    const winner = memviewMountAt(mountpoint);
+    throw winner ? alreadyMounted(dir, winner) : err;
   });
+  // Two mounts that passed every check at once: the kernel stacks them; the later one (on top) unmounts and gives way.
+  const under = mountedUnder(mountpoint);
+  if (under) {
+    await mounted.unmount().catch(() => {});
+    session.close();
+    throw alreadyMounted(dir, under);
+  }
   printMounted(session, session.source.path, mountpoint, `memview umount ${shellQuote(dir)}`, mounted.backend);
   const code = await untilUnmounted(mountpoint, () => mounted.unmount(), signals);
   session.close();

@@ -1,6 +1,6 @@
 import { InputError, shellQuote } from '../errors';
 import { fusermount } from '../fuse/fusermount';
-import { canonicalPath, MEMVIEW_FSTYPE, mountTable } from '../fuse/mountpoint';
+import { canonicalPath, describeMemviewMount, MEMVIEW_FSTYPE, mountOwner, mountTable, userName } from '../fuse/mountpoint';
 
 /** `memview umount`: only a memview mount, through fusermount (argv, no shell). */
 export function umountCommand(dir: string, force: boolean): Promise<void> {
@@ -13,6 +13,16 @@ export function umountCommand(dir: string, force: boolean): Promise<void> {
   if (!mounted) return Promise.reject(new InputError(`${dir}: nothing is mounted here`));
   // As root, fusermount unmounts anything: never the disk the evidence is on.
   if (mounted.fstype !== MEMVIEW_FSTYPE) return Promise.reject(new InputError(`${dir}: not a memview mount (${mounted.fstype}); not unmounting it`));
+  // fusermount lets a user other than root unmount only their own mounts (and says "not found in /etc/mtab"); --force changes nothing there.
+  const uid = process.getuid?.() ?? 0;
+  const owner = mountOwner(mounted);
+  if (uid !== 0 && owner !== undefined && owner !== uid) {
+    return Promise.reject(
+      new InputError(
+        `${dir}: mounted by ${describeMemviewMount(mounted)}: only ${owner === 0 ? 'root' : `user ${userName(owner)} or root`} can unmount it (you are ${userName(uid)})`,
+      ),
+    );
+  }
   return fusermount(target, force).catch((err: Error) => {
     throw new InputError(`${dir}: cannot unmount: ${err.message}${force ? '' : ` (if the mount is stale or busy: memview umount --force ${shellQuote(dir)})`}`);
   });

@@ -175,7 +175,9 @@ export function tunedFuse(mountpoint: string, ops: object, tuning: FuseTuning, b
       maxRead: tuning.maxRead,
       timeout: false, // fuse-native's per-request timer costs a setTimeout per read; our reads always answer
     },
-    ['ro', ...(tuning.directIo ? ['direct_io'] : [])],
+    // nonempty: memview checks the directory itself; libfuse 2's own check would print two lines of its own and fail the
+    // later of two racing mounts, which the stacking check after mounting (mountedUnder) tells in one line instead.
+    ['ro', 'nonempty', ...(tuning.directIo ? ['direct_io'] : [])],
   );
 }
 
