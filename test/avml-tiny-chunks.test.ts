@@ -9,7 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ChunkIndex, chunkCacheBytes, chunkCacheEntries, ChunkStore, perChunk, setChunkCacheBudget } from '../src/io/chunk-store';
+import { cacheBytes, cacheEntries, setCacheBudget } from '../src/io/byte-cache';
+import { ChunkIndex, ChunkStore, perChunk } from '../src/io/chunk-store';
 import { FileSource } from '../src/io/file-source';
 import { parseAvml, readAvmlIndex } from '../src/sources/avml';
 import { writeAvml, WrittenAvml } from './helpers/avml-writer';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   await writeAvml(small, IOMEM, memory, { chunkBytes: 1000, compressAlways: true, uncompressedEvery: 3 });
 }, 120_000);
 
-afterEach(() => setChunkCacheBudget(64 * 1024 * 1024));
+afterEach(() => setCacheBudget(64 * 1024 * 1024));
 
 afterAll(async () => {
   for (const m of mounts) await m.stop();
@@ -97,7 +98,7 @@ describe('AVML with tiny Snappy chunks', () => {
 
   it('the cache stays within its budget counting each entry at its real cost, and serves the right bytes', async () => {
     const budget = 64 * 1024;
-    setChunkCacheBudget(budget);
+    setCacheBudget(budget);
     const image = FileSource.open(tiny);
     try {
       const bytes = (await parseAvml(image, { verify: true })).bytes!;
@@ -112,11 +113,11 @@ describe('AVML with tiny Snappy chunks', () => {
         const n = Math.min(len, r.end - pos);
         expect(await bytes.read(buf, 0, n, pos)).toBe(n);
         expect(buf.subarray(0, n).equals(expected.subarray(pos, pos + n))).toBe(true);
-        expect(chunkCacheBytes()).toBeLessThanOrEqual(budget);
+        expect(cacheBytes()).toBeLessThanOrEqual(budget);
         // Every entry counted at no less than its bytes plus the ~100 bytes a Buffer object alone costs.
-        expect(chunkCacheBytes()).toBeGreaterThanOrEqual(chunkCacheEntries() * 100);
+        expect(cacheBytes()).toBeGreaterThanOrEqual(cacheEntries() * 100);
       }
-      expect(chunkCacheEntries()).toBeGreaterThan(0);
+      expect(cacheEntries()).toBeGreaterThan(0);
       bytes.close();
     } finally {
       image.close();
@@ -125,7 +126,7 @@ describe('AVML with tiny Snappy chunks', () => {
 
   it('a chunk store of one-byte chunks holds no more entries than their real cost allows', async () => {
     const budget = 1024 * 1024;
-    setChunkCacheBudget(budget);
+    setCacheBudget(budget);
     const index = new ChunkIndex();
     const n = 100_000;
     for (let i = 0; i < n; i++) index.add(i, 1);
@@ -145,11 +146,11 @@ describe('AVML with tiny Snappy chunks', () => {
       for (let k = 0; k < got; k++) expect(buf[k]).toBe((pos + k) & 0xff);
     }
     await new Promise((r) => setImmediate(r));
-    expect(chunkCacheBytes()).toBeLessThanOrEqual(budget);
+    expect(cacheBytes()).toBeLessThanOrEqual(budget);
     // 100,000 one-byte Buffers really cost ~45 MB: at ~100 bytes or more each, 1 MiB holds ~10,000 at most.
-    expect(chunkCacheEntries()).toBeLessThanOrEqual(budget / 100);
+    expect(cacheEntries()).toBeLessThanOrEqual(budget / 100);
     s.close();
-    expect(chunkCacheEntries()).toBe(0);
+    expect(cacheEntries()).toBe(0);
   });
 });
 

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SourceIOError } from '../src/io/byte-source';
-import { chunkCacheBytes, chunkCacheEntries, ChunkIndex, ChunkStore, perChunk, setChunkCacheBudget } from '../src/io/chunk-store';
+import { cacheBytes, cacheEntries, setCacheBudget } from '../src/io/byte-cache';
+import { ChunkIndex, ChunkStore, perChunk } from '../src/io/chunk-store';
 
 function store(chunks: number, size: number, label = 'test') {
   const index = new ChunkIndex();
@@ -22,11 +23,11 @@ function store(chunks: number, size: number, label = 'test') {
   return { s, decoded };
 }
 
-afterEach(() => setChunkCacheBudget(64 * 1024 * 1024));
+afterEach(() => setCacheBudget(64 * 1024 * 1024));
 
 describe('chunk store', () => {
   it('serves reads across chunk edges from the decoded chunks', async () => {
-    setChunkCacheBudget(1 << 20);
+    setCacheBudget(1 << 20);
     const { s } = store(4, 1000);
     expect(s.size).toBe(4000);
     const buf = Buffer.alloc(1500);
@@ -39,7 +40,7 @@ describe('chunk store', () => {
   });
 
   it('decodes a chunk once while it stays in the cache', async () => {
-    setChunkCacheBudget(1 << 20);
+    setCacheBudget(1 << 20);
     const { s, decoded } = store(4, 1000);
     const buf = Buffer.alloc(10);
     await s.read(buf, 0, 10, 2500);
@@ -51,18 +52,18 @@ describe('chunk store', () => {
     const chunk = 64 * 1024;
     // Room for 4 chunks and their Buffers' fixed cost (under 1 KiB each), not for 5.
     const budget = 4 * chunk + 4 * 1024;
-    setChunkCacheBudget(budget);
+    setCacheBudget(budget);
     const a = store(16, chunk, 'a');
     const b = store(16, chunk, 'b');
     const buf = Buffer.alloc(chunk);
     for (let i = 0; i < 16; i++) {
       await a.s.read(buf, 0, 100, i * chunk + 7); // not sequential: no read-ahead
       await b.s.read(buf, 0, 100, i * chunk + 9);
-      expect(chunkCacheBytes()).toBeLessThanOrEqual(budget);
+      expect(cacheBytes()).toBeLessThanOrEqual(budget);
     }
-    expect(chunkCacheEntries()).toBe(4);
+    expect(cacheEntries()).toBe(4);
     // Each entry counts its bytes and at least the ~100 bytes a Buffer object alone costs.
-    expect(chunkCacheBytes()).toBeGreaterThanOrEqual(4 * (chunk + 100));
+    expect(cacheBytes()).toBeGreaterThanOrEqual(4 * (chunk + 100));
     // The most recent chunks of both stores are the ones kept.
     const before = [a.decoded.length, b.decoded.length];
     await a.s.read(buf, 0, 100, 15 * chunk);
@@ -72,7 +73,7 @@ describe('chunk store', () => {
 
   it('decodes ahead of a sequential reader, within a quarter of the budget', async () => {
     const chunk = 64 * 1024;
-    setChunkCacheBudget(16 * chunk + 64 * 1024); // a quarter: 4 chunks with their fixed cost
+    setCacheBudget(16 * chunk + 64 * 1024); // a quarter: 4 chunks with their fixed cost
     const { s, decoded } = store(32, chunk);
     const buf = Buffer.alloc(chunk);
     await s.read(buf, 0, chunk, 0);
@@ -84,17 +85,17 @@ describe('chunk store', () => {
   });
 
   it('with no budget, nothing is kept and every read decodes', async () => {
-    setChunkCacheBudget(0);
+    setCacheBudget(0);
     const { s, decoded } = store(2, 1000);
     const buf = Buffer.alloc(10);
     await s.read(buf, 0, 10, 0);
     await s.read(buf, 0, 10, 0);
     expect(decoded).toEqual([0, 0]);
-    expect(chunkCacheBytes()).toBe(0);
+    expect(cacheBytes()).toBe(0);
   });
 
   it('a decoder error fails the read; a wrong decoded length is EIO', async () => {
-    setChunkCacheBudget(1 << 20);
+    setCacheBudget(1 << 20);
     const index = new ChunkIndex();
     index.add(0, 100);
     index.add(100, 100);

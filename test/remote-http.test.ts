@@ -7,9 +7,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheBudget, cacheBytes, cacheEntries, setCacheBudget } from '../src/io/byte-cache';
 import { SourceIOError } from '../src/io/byte-source';
+import { ChunkIndex, ChunkStore, perChunk } from '../src/io/chunk-store';
 import { openHttpSource } from '../src/io/http-source';
-import { PAGE, RemoteSource } from '../src/io/remote-source';
+import { FETCH_PAGE, RemoteSource } from '../src/io/remote-source';
 import { InputError } from '../src/errors';
 import { isRemote, redactUrl } from '../src/io/remote-url';
 import { tempDir } from './helpers/cli';
@@ -100,10 +102,40 @@ describe('HttpSource over nginx', () => {
     const buf = Buffer.alloc(32);
     await src.probing().read(buf, 0, 32, BLOCK - 8);
     expect(buf.equals(bytes.subarray(BLOCK - 8, BLOCK + 24))).toBe(true);
-    expect(bodyBytes(await since(mark))).toBe(2 * PAGE); // it straddles a page boundary
+    expect(bodyBytes(await since(mark))).toBe(2 * FETCH_PAGE); // it straddles a page boundary
     const mark2 = nginx.log().length;
     await src.read(buf, 0, 32, 16);
-    expect(bodyBytes(await since(mark2))).toBe(BLOCK - PAGE);
+    expect(bodyBytes(await since(mark2))).toBe(BLOCK - FETCH_PAGE);
+  });
+
+  it('fetched pages count in the one process-wide budget, beside decoded chunks, and leave it on close', async () => {
+    setCacheBudget(MiB);
+    try {
+      // Decoded chunks of a store in the same process, 4 MiB of them.
+      const index = new ChunkIndex();
+      for (let i = 0; i < 64; i++) index.add(i * 65536, 65536);
+      const store = new ChunkStore(
+        'decoded',
+        index,
+        perChunk(async (i) => Buffer.alloc(65536, i)),
+      );
+      const src = await open('host.raw');
+      expect(cacheBudget()).toBe(6 * BLOCK); // raised to what a block and its read-ahead (4 blocks) need, from 1 MiB
+      const chunk = Buffer.alloc(65536);
+      for (let i = 0; i < 64; i++) await store.read(chunk, 0, 65536, i * 65536);
+      const chunkBytes = cacheBytes();
+      expect(chunkBytes).toBeGreaterThanOrEqual(64 * 65536);
+      expect((await readAll(src)).equals(bytes)).toBe(true);
+      // The object's 40 MiB of pages are kept in the same budget as the chunks, and both stay within it.
+      expect(cacheBytes()).toBeGreaterThanOrEqual(chunkBytes + SIZE);
+      expect(cacheBytes()).toBeLessThanOrEqual(cacheBudget());
+      src.close();
+      expect(cacheBytes()).toBe(chunkBytes);
+      store.close();
+      expect(cacheEntries()).toBe(0);
+    } finally {
+      setCacheBudget(64 * MiB);
+    }
   });
 
   it('a full sequential read returns the file and costs at most 1.1x its size', async () => {

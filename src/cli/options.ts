@@ -72,7 +72,7 @@ export function sessionOptions(flags: SourceFlags): SessionOptions {
     verify: flags.verify,
     holes: flags.holes,
     vmcoreinfo,
-    remote: { s3Endpoint: flags.s3Endpoint, remote: cacheMb === undefined ? {} : { cacheBytes: cacheMb * MiB } },
+    remote: { s3Endpoint: flags.s3Endpoint },
     remoteScanBytes: scanMb * MiB,
     notify: (line) => process.stderr.write(`memview: ${line}\n`),
     onRemoteOpen: (r: RemoteSource) => {

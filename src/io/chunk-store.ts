@@ -1,11 +1,12 @@
-import { LRUCache } from 'lru-cache';
+import { cacheBudget, CacheSpace, ENTRY_OVERHEAD } from './byte-cache';
 import { ByteSource, SourceIOError } from './byte-source';
 
 /**
  * A decoded stream served as a ByteSource: the stream is cut into chunks
  * (AVML's Snappy chunks today; kdump pages or LiME compress=1 blocks later),
  * each decoded on demand by its format's decoder. A read finds the chunks it
- * touches in the index, takes them from the one process-wide cache or
+ * touches in the index, takes them from the one process-wide cache
+ * (byte-cache.ts, shared with remote sources' fetched pages) or
  * decodes the missing ones (one decoder call per run of neighbours, so a
  * format can fetch them in one I/O), and copies. A sequential reader gets
  * the following chunks decoded ahead.
@@ -72,54 +73,11 @@ export function perChunk(decode: (i: number) => Promise<Buffer>): ChunkDecoder {
 const MiB = 1024 * 1024;
 /** How far ahead of a sequential reader chunks are decoded. */
 const READAHEAD_BYTES = 2 * MiB;
-/**
- * What one cache entry costs beyond its bytes: the Buffer, its ArrayBuffer
- * and backing store, the LRU's slots and key. Measured 430-480 bytes on
- * Node 20 (half a million entries of 1 to 4096 bytes); counted with every
- * entry, so that a million tiny chunks cannot hold 500 MB under a 64 MiB
- * budget. (Formats with tiny chunks join them into larger ones in their
- * index, e.g. AVML's spans.)
- */
-export const ENTRY_OVERHEAD = 512;
-
-/**
- * The one cache of decoded chunks, shared by every chunk store of the process
- * (`--cache-mb`). Entries cost the memory they keep alive, so the process
- * stays within the budget plus a fixed base however many stores there are.
- */
-let budget = 64 * MiB;
-let cache: LRUCache<number, Buffer> | null = null;
-let nextStoreId = 1;
-
-/** Sets the process-wide byte budget of decoded chunks (0: no cache); drops what was cached. */
-export function setChunkCacheBudget(bytes: number): void {
-  budget = bytes;
-  cache = null;
-}
-
-/** An entry's cost: the whole memory block it keeps alive, plus the fixed cost of a Buffer in the LRU. */
-function entryCost(b: Buffer): number {
-  return b.buffer.byteLength + ENTRY_OVERHEAD;
-}
-
-function sharedCache(): LRUCache<number, Buffer> | null {
-  if (!cache && budget > 0) cache = new LRUCache<number, Buffer>({ maxSize: budget, sizeCalculation: entryCost });
-  return cache;
-}
-
-/** Bytes the decoded-chunk cache counts now (for tests and the bench). */
-export function chunkCacheBytes(): number {
-  return cache?.calculatedSize ?? 0;
-}
-
-/** Entries the decoded-chunk cache holds now (for tests and the bench). */
-export function chunkCacheEntries(): number {
-  return cache?.size ?? 0;
-}
 
 export class ChunkStore implements ByteSource {
   readonly size: number;
-  private readonly id = nextStoreId++;
+  /** This store's chunks in the one process-wide cache (byte-cache.ts, `--cache-mb`), by chunk number. */
+  private readonly cache = new CacheSpace();
   /** Chunks being decoded (read-ahead, or another read's miss): one decode each. */
   private readonly pending = new Map<number, Promise<Buffer>>();
   /** Where the last read ended: the next one starting there is sequential. */
@@ -140,17 +98,12 @@ export class ChunkStore implements ByteSource {
     this.maxChunk = max;
   }
 
-  /** Key of chunk i in the shared cache: store id in the high bits (ids < 2^21, chunks < 2^32). */
-  private key(i: number): number {
-    return this.id * 2 ** 32 + i;
-  }
-
   private cached(i: number): Buffer | undefined {
-    return sharedCache()?.get(this.key(i));
+    return this.cache.get(i);
   }
 
   private has(i: number): boolean {
-    return sharedCache()?.has(this.key(i)) ?? false;
+    return this.cache.has(i);
   }
 
   async read(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
@@ -191,7 +144,8 @@ export class ChunkStore implements ByteSource {
    * that request to meet and report.
    */
   private readAhead(next: number): void {
-    if (!sharedCache() || this.maxChunk === 0) return;
+    const budget = cacheBudget();
+    if (budget === 0 || this.maxChunk === 0) return;
     const { index } = this;
     // Never more than a quarter of the budget, or read-ahead would evict what it decoded before it is read.
     const ahead = Math.floor(Math.min(READAHEAD_BYTES, budget / 4) / (this.maxChunk + ENTRY_OVERHEAD));
@@ -214,35 +168,20 @@ export class ChunkStore implements ByteSource {
     }
   }
 
-  /**
-   * Decodes chunks first..last, checks their lengths, caches them. A chunk
-   * that is a view of a larger block (a decoder's shared output) is copied
-   * first: kept as it is, it would keep the whole block alive.
-   */
+  /** Decodes chunks first..last, checks their lengths, caches them. */
   private async fetch(first: number, last: number): Promise<Buffer[]> {
     const out = await this.decode(first, last);
-    const c = sharedCache();
     return out.map((data, k) => {
       const i = first + k;
       if (data.length !== this.index.lengths[i]) {
         throw new SourceIOError(`${this.label}: chunk ${i} decoded to ${data.length} bytes, the index promised ${this.index.lengths[i]}`);
       }
-      const own = data.byteOffset === 0 && data.buffer.byteLength === data.length ? data : ownCopy(data);
-      c?.set(this.key(i), own);
-      return own;
+      return this.cache.set(i, data);
     });
   }
 
   close(): void {
-    const c = cache;
-    if (c) for (let i = 0; i < this.index.count; i++) c.delete(this.key(i));
+    this.cache.clear();
     this.onClose();
   }
-}
-
-/** A copy in a memory block of its own (Buffer.from would place a small one in Node's shared pool). */
-function ownCopy(data: Buffer): Buffer {
-  const out = Buffer.allocUnsafeSlow(data.length);
-  data.copy(out);
-  return out;
 }

@@ -1,9 +1,10 @@
-import { LRUCache } from 'lru-cache';
+import { cacheBudget, cacheBudgetAtLeast, CacheSpace } from './byte-cache';
 import { ByteSource, SourceIOError } from './byte-source';
 
 /**
- * A remote object (HTTP range reads, S3 GetObject) as a ByteSource: a page
- * cache with one byte budget, whole-block fetches for data reads, small
+ * A remote object (HTTP range reads, S3 GetObject) as a ByteSource: fetched
+ * pages kept in the one process-wide cache (byte-cache.ts, `--cache-mb`,
+ * shared with decoded chunks), whole-block fetches for data reads, small
  * fetches for header probes, sequential read-ahead, a limit on concurrent
  * requests, and retries with backoff. The object is pinned when opened
  * (size, ETag, Last-Modified, version id): the transport asks for that
@@ -53,8 +54,6 @@ export interface RangeTransport {
 export interface RemoteOptions {
   /** Data reads fetch whole aligned blocks of this size. */
   blockSize: number;
-  /** Byte budget of the page cache. */
-  cacheBytes: number;
   /** Requests in flight at once. */
   concurrency: number;
   /** Blocks fetched ahead of a sequential reader. */
@@ -72,7 +71,6 @@ const MiB = 1024 * 1024;
 /** Chosen by `npm run bench` (README "Remote sources"). */
 export const DEFAULT_REMOTE: RemoteOptions = {
   blockSize: 8 * MiB,
-  cacheBytes: 256 * MiB,
   concurrency: 4,
   readAheadBlocks: 4,
   tries: 5,
@@ -80,8 +78,8 @@ export const DEFAULT_REMOTE: RemoteOptions = {
   backoffMs: 200,
 };
 
-/** The cache's unit, and what a header probe fetches at least. */
-export const PAGE = 64 * 1024;
+/** The unit fetched bytes are cached in (a remote page; not the 4 KiB memory page of types.ts), and what a header probe fetches at least. */
+export const FETCH_PAGE = 64 * 1024;
 const MAX_BACKOFF_MS = 5_000;
 /** Remembered ends of recent reads: a read that starts at one is sequential. */
 const STREAMS = 16;
@@ -109,7 +107,8 @@ export class RemoteSource implements ByteSource {
   /** Whole-image scans run over this source: their budgets and what they fetched (for `info`). */
   readonly scans: { what: string; budget: number; fetched: number }[] = [];
   private readonly options: RemoteOptions;
-  private readonly cache: LRUCache<number, Buffer>;
+  /** This source's fetched pages in the shared cache, by page number. */
+  private readonly cache = new CacheSpace();
   private readonly pending = new Map<number, Promise<Buffer>>();
   /** Recent reads: where each ended and how many bytes it continued in order. */
   private readonly streams: { end: number; run: number }[] = [];
@@ -125,20 +124,20 @@ export class RemoteSource implements ByteSource {
     options: Partial<RemoteOptions> = {},
   ) {
     this.options = { ...DEFAULT_REMOTE, ...options };
-    if (this.options.blockSize % PAGE !== 0) throw new Error(`block size must be a multiple of ${PAGE}`);
+    if (this.options.blockSize % FETCH_PAGE !== 0) throw new Error(`block size must be a multiple of ${FETCH_PAGE}`);
     this.size = transport.pin.size;
     this.label = transport.label;
-    // The budget must hold the pages a read needs at once: a block and its read-ahead.
-    const floor = this.options.blockSize * (this.options.readAheadBlocks + 2);
-    this.cache = new LRUCache<number, Buffer>({ maxSize: Math.max(floor, this.options.cacheBytes), sizeCalculation: (b) => b.length });
+    // The budget must hold the pages a read needs at once: a block and its read-ahead (48 MiB by default).
+    cacheBudgetAtLeast(this.options.blockSize * (this.options.readAheadBlocks + 2));
   }
 
   get pin(): Pin {
     return this.transport.pin;
   }
 
+  /** The process-wide budget the pages count in. */
   get cacheBytes(): number {
-    return this.cache.maxSize;
+    return cacheBudget();
   }
 
   get blockSize(): number {
@@ -177,6 +176,7 @@ export class RemoteSource implements ByteSource {
 
   close(): void {
     this.closed = true;
+    this.cache.clear();
     for (const c of this.controllers) c.abort();
     this.transport.close();
   }
@@ -186,13 +186,13 @@ export class RemoteSource implements ByteSource {
     if (n === 0) return 0;
     this.checkUsable();
     const end = position + n;
-    const first = Math.floor(position / PAGE);
-    const last = Math.floor((end - 1) / PAGE);
+    const first = Math.floor(position / FETCH_PAGE);
+    const last = Math.floor((end - 1) / FETCH_PAGE);
     const ahead = this.readAhead(position, end);
     // A probe fetches only its pages, unless it turns out to be a stream (a scan through the probe view).
     if (probe && ahead === 0) this.want(first, last, false);
     else {
-      const pagesPerBlock = this.options.blockSize / PAGE;
+      const pagesPerBlock = this.options.blockSize / FETCH_PAGE;
       const b0 = Math.floor(first / pagesPerBlock);
       const b1 = Math.floor(last / pagesPerBlock);
       this.want(b0 * pagesPerBlock, (b1 + 1) * pagesPerBlock - 1, false);
@@ -200,7 +200,7 @@ export class RemoteSource implements ByteSource {
     }
     for (let p = first; p <= last; p++) {
       const page = this.cache.get(p) ?? (await (this.pending.get(p) ?? this.fetchPages(p, p, false).get(p)!));
-      const pageStart = p * PAGE;
+      const pageStart = p * FETCH_PAGE;
       const from = Math.max(position, pageStart);
       const to = Math.min(end, pageStart + page.length);
       target.set(page.subarray(from - pageStart, to - pageStart), targetOffset + (from - position));
@@ -230,8 +230,8 @@ export class RemoteSource implements ByteSource {
 
   /** Starts fetches for the pages in [first, last] that are neither cached nor on their way. */
   private want(first: number, last: number, ahead: boolean): void {
-    const lastPage = Math.ceil(this.size / PAGE) - 1;
-    const maxRun = this.options.blockSize / PAGE;
+    const lastPage = Math.ceil(this.size / FETCH_PAGE) - 1;
+    const maxRun = this.options.blockSize / FETCH_PAGE;
     let runStart = -1;
     const flush = (p: number) => {
       if (runStart >= 0) this.fetchPages(runStart, p - 1, ahead);
@@ -250,20 +250,18 @@ export class RemoteSource implements ByteSource {
 
   /** One request (with retries) for pages [first, last]; each page's promise is registered as pending. */
   private fetchPages(first: number, last: number, ahead: boolean): Map<number, Promise<Buffer>> {
-    const start = first * PAGE;
-    const end = Math.min(this.size, (last + 1) * PAGE);
+    const start = first * FETCH_PAGE;
+    const end = Math.min(this.size, (last + 1) * FETCH_PAGE);
     const whole = this.limited(() => this.fetchWithRetries(start, end), ahead);
     const out = new Map<number, Promise<Buffer>>();
     for (let p = first; p <= last; p++) {
       const page = whole.then((buf) => {
-        const from = p * PAGE - start;
-        // A copy per page: the budget counts what is kept, not the request's buffer.
-        const copy = Buffer.from(buf.subarray(from, Math.min(buf.length, from + PAGE)));
-        if (this.pending.get(p) === page) {
-          this.pending.delete(p);
-          this.cache.set(p, copy);
-        }
-        return copy;
+        const from = p * FETCH_PAGE - start;
+        const view = buf.subarray(from, Math.min(buf.length, from + FETCH_PAGE));
+        if (this.pending.get(p) !== page) return view; // superseded: only the waiting read copies from it
+        this.pending.delete(p);
+        // Kept as a copy of its own: the budget counts what is kept, and a view would keep the request's whole buffer.
+        return this.cache.set(p, view);
       });
       page.catch(() => {
         if (this.pending.get(p) === page) this.pending.delete(p);

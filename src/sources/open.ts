@@ -1,6 +1,6 @@
 import { human, InputError } from '../errors';
 import { ByteSource } from '../io/byte-source';
-import { setChunkCacheBudget } from '../io/chunk-store';
+import { setCacheBudget } from '../io/byte-cache';
 import { FileSource } from '../io/file-source';
 import { openRemote, readRemoteFile, RemoteFlags } from '../io/remote-open';
 import { RemoteSource } from '../io/remote-source';
@@ -190,7 +190,7 @@ export async function openHeaderless(path: string): Promise<FileSource> {
 
 /** Opens an image read-only, parses it, and returns the source every view is built from. */
 export async function openSource(path: string, options: OpenOptions): Promise<Source> {
-  setChunkCacheBudget((options.cacheMb ?? 64) * MiB);
+  setCacheBudget((options.cacheMb ?? 64) * MiB);
   if (isRemote(path)) return openRemoteSource(path, options);
   const split = parseSplitList(path);
   if (split) return openSplitSource(path, split, options);
