@@ -551,16 +551,37 @@ static const char *find_fusermount(void) {
   return NULL;
 }
 
-/* Runs prog and waits; returns its exit status, or -errno when it cannot run. */
-static int spawn_wait(const char *prog, char *const argv[], char *const envp[]) {
+/*
+ * Runs prog and waits; returns its exit status, or -errno when it cannot run.
+ * With `err`, prog's stderr is collected there (up to errlen - 1 bytes, NUL-ended) instead of shown.
+ */
+static int spawn_wait(const char *prog, char *const argv[], char *const envp[], char *err, size_t errlen) {
   pid_t pid;
+  int pipefd[2] = { -1, -1 };
+  if (err && pipe2(pipefd, O_CLOEXEC) < 0) return -errno;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   /* Node opens its stdio close-on-exec: hand them on (dup2 onto itself clears the flag) so fusermount's message is seen */
   for (int fd = 0; fd <= 2; fd++)
     if (fcntl(fd, F_GETFD) >= 0) posix_spawn_file_actions_adddup2(&fa, fd, fd);
+  if (err) posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
   int r = posix_spawnp(&pid, prog, &fa, NULL, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
+  if (err) {
+    close(pipefd[1]);
+    size_t got = 0;
+    char scratch[256];
+    /* read to EOF (prog's exit) before waiting, so a full pipe never blocks it; what does not fit is dropped */
+    while (!r) {
+      int room = got + 1 < errlen;
+      ssize_t n = read(pipefd[0], room ? err + got : scratch, room ? errlen - 1 - got : sizeof scratch);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (room) got += (size_t)n;
+    }
+    err[got] = 0;
+    close(pipefd[0]);
+  }
   if (r) return -r;
   int status;
   while (waitpid(pid, &status, 0) < 0)
@@ -584,7 +605,9 @@ static int fusermount_mount(const char *prog, const char *mountpoint, const char
     if (strncmp(environ[i], "_FUSE_COMMFD=", 13) != 0) envp[k++] = environ[i];
   envp[k++] = commfd;
   char *argv[] = { (char *)prog, "-o", (char *)opts, "--", (char *)mountpoint, NULL };
-  int status = spawn_wait(prog, argv, envp);
+  /* fusermount's refusal (allow_other, permissions, a directory another mount took) becomes the error, one line, not its own stderr line */
+  char said[512];
+  int status = spawn_wait(prog, argv, envp, said, sizeof said);
   free(envp);
   close(child_fd);
   int fd = -1;
@@ -600,8 +623,13 @@ static int fusermount_mount(const char *prog, const char *mountpoint, const char
   }
   close(sv[0]);
   if (fd < 0 && error && !*error) {
-    char msg[256];
+    char msg[640];
+    char *line = said;
+    size_t prefix = strlen(prog);
+    if (strncmp(line, prog, prefix) == 0 && strncmp(line + prefix, ": ", 2) == 0) line += prefix + 2;
+    line[strcspn(line, "\n")] = 0;
     if (status < 0) snprintf(msg, sizeof msg, "cannot run %s: %s", prog, strerror(-status));
+    else if (*line) snprintf(msg, sizeof msg, "%s: %s", prog, line);
     else snprintf(msg, sizeof msg, "%s failed to mount (exit %d)", prog, status);
     *error = strdup(msg);
   }
@@ -633,7 +661,7 @@ static int do_unmount(mount_t *m, int lazy) {
     if (r == EINVAL || r == ENOENT) r = 0; /* not mounted any more */
   } else {
     char *argv[] = { (char *)m->fusermount, lazy ? "-uz" : "-u", "--", m->mountpoint, NULL };
-    int status = spawn_wait(m->fusermount, argv, environ);
+    int status = spawn_wait(m->fusermount, argv, environ, NULL, 0);
     /* a spawn failure is -errno: made positive; fusermount's own failure is its exit status, made negative */
     r = -status;
   }

@@ -21,8 +21,8 @@ export interface FuseBox {
   run(uid: number, argv: string[]): Promise<RunResult>;
   /** Starts `argv` inside the namespace as `uid` in the background. */
   spawn(uid: number, argv: string[], env?: NodeJS.ProcessEnv): ChildProcess;
-  /** The namespace's /proc/self/mountinfo line for `dir`, or undefined. */
-  mountinfo(dir: string): Promise<string | undefined>;
+  /** The namespace's /proc/self/mountinfo lines for `dir` (bottom first). */
+  mountinfo(dir: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ export async function openFuseBox(tmp: string): Promise<FuseBox> {
     spawn: (uid, argv, env) => spawn(...command(uid, argv), { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env }),
     async mountinfo(dir) {
       const r = await run('nsenter', [ns, '--', 'cat', '/proc/self/mountinfo']);
-      return r.stdout.split('\n').find((l) => l.split(' ')[4] === dir);
+      return r.stdout.split('\n').filter((l) => l.split(' ')[4] === dir);
     },
     async close() {
       if (holder.exitCode !== null || holder.signalCode !== null) return;
