@@ -22,7 +22,7 @@ export class ChunkIndex {
 
   /** Appends a chunk after the last one; returns its index. */
   add(start: number, length: number): number {
-    if (this.count === this.starts.length) this.grow(this.count * 2);
+    if (this.count === this.starts.length) this.grow(Math.max(1024, this.count * 2));
     const i = this.count++;
     this.starts[i] = start;
     this.lengths[i] = length;
@@ -46,15 +46,21 @@ export class ChunkIndex {
     return this.count ? this.starts[this.count - 1] + this.lengths[this.count - 1] : 0;
   }
 
-  /** Widens every column to `n` rows; subclasses with columns of their own widen them too. */
+  /** Gives back the spare rows of every column (the index is complete: a store per AVML record must not keep 1024 rows for 256). */
+  trim(): void {
+    if (this.starts.length > this.count) this.grow(this.count);
+  }
+
+  /** Resizes every column to `n` rows (n >= count); subclasses with columns of their own resize them too. */
   protected grow(n: number): void {
     this.starts = widen(this.starts, new Float64Array(n));
     this.lengths = widen(this.lengths, new Uint32Array(n));
   }
 }
 
+/** `to` holding the first rows of `from` (as many as it has room for). */
 export function widen<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {
-  to.set(from);
+  to.set(from.length > to.length ? from.subarray(0, to.length) : from);
   return to;
 }
 
@@ -93,6 +99,7 @@ export class ChunkStore implements ByteSource {
     private readonly onClose: () => void = () => {},
   ) {
     this.size = index.end();
+    index.trim();
     let max = 0;
     for (let i = 0; i < index.count; i++) max = Math.max(max, index.lengths[i]);
     this.maxChunk = max;

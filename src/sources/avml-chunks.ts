@@ -51,8 +51,8 @@ export class AvmlChunkIndex extends ChunkIndex {
   fileOffset = new Float64Array(1024);
   /** File bytes from there to the end of its last chunk (stream identifiers or padding between included). */
   fileBytes = new Uint32Array(1024);
-  /** Data chunks in the span. */
-  chunkCount = new Uint32Array(1024);
+  /** 1: the span holds several chunks (read their headers again to decode it). */
+  joined = new Uint8Array(1024);
   /** Data chunks indexed, in all spans. */
   dataChunks = 0;
 
@@ -64,30 +64,30 @@ export class AvmlChunkIndex extends ChunkIndex {
   addChunk(phys: number, fileOffset: number, fileBytes: number, length: number, sameStream: boolean): void {
     this.dataChunks++;
     const last = this.count - 1;
-    const joined = last >= 0 ? fileOffset + fileBytes - this.fileOffset[last] : 0;
+    const spanBytes = last >= 0 ? fileOffset + fileBytes - this.fileOffset[last] : 0;
     // A span under SMALL_SPAN holds small chunks only; its file bytes stay within one scratch buffer.
-    if (sameStream && last >= 0 && length < SMALL_SPAN && this.lengths[last] < SMALL_SPAN && joined <= SCRATCH_BYTES) {
+    if (sameStream && last >= 0 && length < SMALL_SPAN && this.lengths[last] < SMALL_SPAN && spanBytes <= SCRATCH_BYTES) {
       this.lengths[last] += length;
-      this.fileBytes[last] = joined;
-      this.chunkCount[last]++;
+      this.fileBytes[last] = spanBytes;
+      this.joined[last] = 1;
       return;
     }
     const i = this.add(phys, length);
     this.fileOffset[i] = fileOffset;
     this.fileBytes[i] = fileBytes;
-    this.chunkCount[i] = 1;
+    this.joined[i] = 0;
   }
 
   /** Does span i hold small chunks only (decoded here, never by the native module)? */
   isSmall(i: number): boolean {
-    return this.chunkCount[i] > 1 || this.lengths[i] < SMALL_SPAN;
+    return this.joined[i] === 1 || this.lengths[i] < SMALL_SPAN;
   }
 
   protected grow(n: number): void {
     super.grow(n);
     this.fileOffset = widen(this.fileOffset, new Float64Array(n));
     this.fileBytes = widen(this.fileBytes, new Uint32Array(n));
-    this.chunkCount = widen(this.chunkCount, new Uint32Array(n));
+    this.joined = widen(this.joined, new Uint8Array(n));
   }
 }
 
