@@ -39,13 +39,20 @@ extern char **environ;
 
 enum { PIECE_ZERO = 0, PIECE_BYTES = 1, PIECE_SOURCE = 2 };
 
+/*
+ * A node's piece table: the JavaScript typed arrays and buffer themselves, not
+ * copies (a million ranges make hundreds of MB of rows). Their memory stays
+ * put (array buffers never move) and alive (one reference each, dropped by
+ * destroy() once the FUSE threads have ended); JavaScript never changes them.
+ */
+enum { TABLE_REFS = 5 };
 typedef struct {
   uint32_t count;
-  double *starts, *lengths, *offsets;
-  uint8_t *kinds;
-  uint32_t nbytes;
-  uint8_t **bytes;   /* header/text pieces, copied at mount */
-  size_t *bytes_len;
+  const double *starts, *lengths, *offsets;
+  const uint8_t *kinds;
+  const uint8_t *bytes;   /* every bytes row's data: row i at bytes + offsets[i] */
+  size_t bytes_len;
+  napi_ref refs[TABLE_REFS];
 } table_t;
 
 typedef struct {
@@ -373,7 +380,7 @@ static int fill_native(mount_t *m, uint32_t ni, char *dst, size_t len, double po
       memset(dst, 0, k);
       break;
     case PIECE_BYTES:
-      memcpy(dst, t->bytes[(uint32_t)t->offsets[i]] + (size_t)within, k);
+      memcpy(dst, t->bytes + (size_t)(t->offsets[i] + within), k);
       break;
     default:
       if (n->fd < 0) {
@@ -451,7 +458,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   if (within + size <= t->lengths[i]) {
     /* the whole request in one piece: no staging buffer */
     if (t->kinds[i] == PIECE_ZERO && size <= sizeof zeros) return (void)fuse_reply_buf(req, zeros, size); /* holes: no copy of ours */
-    if (t->kinds[i] == PIECE_BYTES) return (void)fuse_reply_buf(req, (char *)t->bytes[(uint32_t)t->offsets[i]] + (size_t)within, size);
+    if (t->kinds[i] == PIECE_BYTES) return (void)fuse_reply_buf(req, (const char *)t->bytes + (size_t)(t->offsets[i] + within), size);
     if (t->kinds[i] == PIECE_SOURCE && n->fd >= 0 && m->splice && size >= 2 * 4096 && size <= m->splice_max) {
       off_t pos = (off_t)(t->offsets[i] + within);
       struct stat st;
@@ -675,13 +682,6 @@ void really_destroy(mount_t *m) {
   for (uint32_t i = 0; i < m->nnodes; i++) {
     node_t *n = &m->nodes[i];
     free(n->name);
-    free(n->t.starts);
-    free(n->t.lengths);
-    free(n->t.offsets);
-    free(n->t.kinds);
-    for (uint32_t b = 0; b < n->t.nbytes; b++) free(n->t.bytes[b]);
-    free(n->t.bytes);
-    free(n->t.bytes_len);
     free(n->children);
   }
   free(m->nodes);
@@ -726,51 +726,46 @@ static char *get_string(napi_env env, napi_value obj, const char *key) {
   return s;
 }
 
-static void *copy_typed(napi_env env, napi_value obj, const char *key, size_t elem, uint32_t count) {
+/* The data of typed array `key` of `obj` (of `type`; `count` elements unless count is -1), referenced, not copied; 0 if it is not one. */
+static int typed_data(napi_env env, napi_value obj, const char *key, napi_typedarray_type want, int64_t count, const void **out, size_t *length, napi_ref *ref) {
+  static const uint8_t none[1];
   napi_value v;
-  void *data;
-  size_t length;
+  void *data = NULL;
   napi_typedarray_type type;
-  if (!get_prop(env, obj, key, &v)) return NULL;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || length != count) return NULL;
-  if ((elem == 8 && type != napi_float64_array) || (elem == 1 && type != napi_uint8_array)) return NULL;
-  void *copy = malloc(count * elem + 1);
-  memcpy(copy, data, count * elem);
-  return copy;
+  if (!get_prop(env, obj, key, &v)) return 0;
+  if (napi_get_typedarray_info(env, v, &type, length, &data, NULL, NULL) != napi_ok || type != want) return 0;
+  if (count >= 0 && *length != (size_t)count) return 0;
+  if (napi_create_reference(env, v, 1, ref) != napi_ok) return 0;
+  *out = data ? data : none; /* an empty array may have no memory at all */
+  return 1;
 }
 
 static int read_table(napi_env env, napi_value tv, table_t *t) {
-  napi_value starts;
-  size_t len;
-  if (!get_prop(env, tv, "starts", &starts) || napi_get_typedarray_info(env, starts, NULL, &len, NULL, NULL, NULL) != napi_ok) return 0;
+  size_t len = 0, n;
+  if (!typed_data(env, tv, "starts", napi_float64_array, -1, (const void **)&t->starts, &len, &t->refs[0])) return 0;
   t->count = (uint32_t)len;
-  t->starts = copy_typed(env, tv, "starts", 8, t->count);
-  t->lengths = copy_typed(env, tv, "lengths", 8, t->count);
-  t->offsets = copy_typed(env, tv, "offsets", 8, t->count);
-  t->kinds = copy_typed(env, tv, "kinds", 1, t->count);
-  if (!t->starts || !t->lengths || !t->offsets || !t->kinds) return 0;
-  napi_value bytes;
-  uint32_t nb = 0;
-  if (get_prop(env, tv, "bytes", &bytes)) napi_get_array_length(env, bytes, &nb);
-  t->nbytes = nb;
-  t->bytes = calloc(nb + 1, sizeof *t->bytes);
-  t->bytes_len = calloc(nb + 1, sizeof *t->bytes_len);
-  for (uint32_t b = 0; b < nb; b++) {
-    napi_value el;
-    void *data;
-    size_t blen;
-    if (napi_get_element(env, bytes, b, &el) != napi_ok || napi_get_buffer_info(env, el, &data, &blen) != napi_ok) return 0;
-    t->bytes[b] = malloc(blen + 1);
-    memcpy(t->bytes[b], data, blen);
-    t->bytes_len[b] = blen;
-  }
+  if (!typed_data(env, tv, "lengths", napi_float64_array, len, (const void **)&t->lengths, &n, &t->refs[1]) ||
+      !typed_data(env, tv, "offsets", napi_float64_array, len, (const void **)&t->offsets, &n, &t->refs[2]) ||
+      !typed_data(env, tv, "kinds", napi_uint8_array, len, (const void **)&t->kinds, &n, &t->refs[3]) ||
+      !typed_data(env, tv, "bytes", napi_uint8_array, -1, (const void **)&t->bytes, &t->bytes_len, &t->refs[4]))
+    return 0;
   /* every row within its bytes, so the read path needs no checks */
   for (uint32_t i = 0; i < t->count; i++) {
     if (t->kinds[i] > PIECE_SOURCE) return 0;
-    if (t->kinds[i] == PIECE_BYTES && (t->offsets[i] >= nb || t->lengths[i] > t->bytes_len[(uint32_t)t->offsets[i]])) return 0;
+    if (t->kinds[i] == PIECE_BYTES && (t->offsets[i] < 0 || t->offsets[i] + t->lengths[i] > (double)t->bytes_len)) return 0;
     if (i && t->starts[i] != t->starts[i - 1] + t->lengths[i - 1]) return 0;
   }
   return 1;
+}
+
+/* Drops the references that keep the tables' memory alive: on the JS thread, once no FUSE thread can read them. */
+static void release_tables(napi_env env, mount_t *m) {
+  for (uint32_t i = 0; i < m->nnodes; i++)
+    for (int r = 0; r < TABLE_REFS; r++)
+      if (m->nodes[i].t.refs[r]) {
+        napi_delete_reference(env, m->nodes[i].t.refs[r]);
+        m->nodes[i].t.refs[r] = NULL;
+      }
 }
 
 static void throw_mount_error(napi_env env, const char *what, char *detail) {
@@ -1017,6 +1012,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   if (!m || m->destroyed) return NULL;
   m->destroyed = 1;
   if (m->loop_started) pthread_join(m->loop_thread, NULL);
+  release_tables(env, m);
   napi_release_threadsafe_function(m->read_fn, napi_tsfn_release);
   napi_release_threadsafe_function(m->event_fn, napi_tsfn_release);
   atomic_store(&m->destroy_wanted, 1);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bytesPiece, sourcePiece, zeroPiece } from '../src/engine/pieces';
+import { PIECE_BYTES, PIECE_SOURCE, PIECE_ZERO, PieceTable, PieceTableBuilder } from '../src/engine/piece-table';
 import { BufferSource } from '../src/io/byte-source';
 import { FileSource } from '../src/io/file-source';
 import { VirtualFile } from '../src/engine/virtual-file';
@@ -15,6 +15,21 @@ const RANGES: Range[] = [
   { start: 0x100000, end: 0x2fffff },
   { start: 0x3000000, end: 0x30fffff },
 ];
+
+type Row = ['bytes', string] | ['zero', number] | ['source', number, number];
+
+/** A table from rows written out by hand. */
+function table(rows: Row[]): PieceTable {
+  const b = new PieceTableBuilder(1, 1);
+  for (const r of rows) {
+    if (r[0] === 'bytes') b.bytes(Buffer.from(r[1], 'latin1'));
+    else if (r[0] === 'zero') b.zero(r[1]);
+    else b.source(r[1], r[2]);
+  }
+  return b.build();
+}
+
+const KIND_NAMES = { [PIECE_ZERO]: 'zero', [PIECE_BYTES]: 'bytes', [PIECE_SOURCE]: 'source' } as Record<number, string>;
 
 /** Offsets worth reading at: every piece edge of the reference, ±1, and the ends. */
 function edges(chunks: Chunk[]): number[] {
@@ -66,7 +81,15 @@ describe('engine reads equal the materialised reference at every boundary', () =
 
   it('reads across three pieces of every kind in one call', async () => {
     const store = new BufferSource(Buffer.from('0123456789abcdef'));
-    const v = new VirtualFile([bytesPiece(Buffer.from('HDR')), zeroPiece(2), sourcePiece(10, 6), bytesPiece(Buffer.from('!'))], store);
+    const v = new VirtualFile(
+      table([
+        ['bytes', 'HDR'],
+        ['zero', 2],
+        ['source', 10, 6],
+        ['bytes', '!'],
+      ]),
+      store,
+    );
     expect(v.size).toBe(12);
     const buf = Buffer.alloc(12);
     expect(await v.read(buf, 0, 12)).toBe(12);
@@ -78,14 +101,28 @@ describe('engine reads equal the materialised reference at every boundary', () =
 
   it('merges neighbouring pieces at mount time so reads cross few pieces', () => {
     const v = new VirtualFile(
-      [zeroPiece(5), zeroPiece(5), sourcePiece(0, 4), sourcePiece(4, 4), sourcePiece(100, 1), zeroPiece(0)],
+      table([
+        ['zero', 5],
+        ['zero', 5],
+        ['source', 0, 4],
+        ['source', 4, 4],
+        ['source', 100, 1],
+        ['zero', 0],
+        ['bytes', 'ab'],
+        ['bytes', 'cd'],
+      ]),
       new BufferSource(Buffer.alloc(101)),
     );
-    expect(v.layout().map((p) => [p.kind, p.start, p.length])).toEqual([
-      ['zero', 0, 10],
-      ['source', 10, 8],
-      ['source', 18, 1],
+    const t = v.table();
+    expect(Array.from(t.kinds, (k, i) => [KIND_NAMES[k], t.starts[i], t.lengths[i], t.offsets[i]])).toEqual([
+      ['zero', 0, 10, 0],
+      ['source', 10, 8, 0],
+      ['source', 18, 1, 100],
+      ['bytes', 19, 4, 0], // one run of the table's bytes
     ]);
+    expect(t.bytes.toString('latin1')).toBe('abcd');
+    expect(v.size).toBe(23);
+    expect(v.dataBytes()).toBe(13);
   });
 
   it('fails a read with EIO semantics when the source is shorter than its layout', async () => {
@@ -93,7 +130,7 @@ describe('engine reads equal the materialised reference at every boundary', () =
     fs.writeFileSync(file, Buffer.alloc(100, 1));
     const image = FileSource.open(file);
     for (const store of [image, new BufferSource(Buffer.alloc(100, 1))]) {
-      const v = new VirtualFile([sourcePiece(0, 200)], store);
+      const v = new VirtualFile(table([['source', 0, 200]]), store);
       await expect(v.read(Buffer.alloc(50), 120, 50)).rejects.toThrow(/short read/);
     }
     image.close();

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatIomem, parseIomem } from '../src/maps/iomem';
+import { formatIomemBytes, parseIomem } from '../src/maps/iomem';
+
+const formatIomem = (ranges: Parameters<typeof formatIomemBytes>[0]) => formatIomemBytes(ranges).toString('latin1');
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'maps');
 
@@ -32,7 +34,7 @@ describe('iomem parser', () => {
     ]);
   });
 
-  it('round-trips through formatIomem', () => {
+  it('round-trips through formatIomemBytes', () => {
     const ranges = [
       { start: 0x1000, length: 0x9ec00 },
       { start: 0x100000000, length: 0x100000 },

@@ -6,13 +6,12 @@
  * targets for 1,000,000 ranges belong to the bench, not here.
  */
 import { describe, expect, it } from 'vitest';
-import { elfCorePieces, physicalElfLoads, physicalLoads, prstatusNote } from '../src/views/elf';
-import { paddedPieces, rawPieces } from '../src/views/ram-pieces';
-import { limePieces } from '../src/views/lime';
+import { elfCoreTable, physicalElfLoads, physicalLoads, prstatusNote } from '../src/views/elf';
+import { paddedTable, rawTable } from '../src/views/ram-pieces';
+import { limeTable } from '../src/views/lime';
 import { appendAll } from '../src/types';
 
 const N = 150_000;
-const sum = (pieces: readonly { length: number }[]) => pieces.reduce((n, p) => n + p.length, 0);
 
 describe(`${N} segments or ranges: no stack overflow, right sizes`, () => {
   // Every other 4 KiB page of [0, 2N pages) is in the source: N segments inside one RAM range.
@@ -27,21 +26,25 @@ describe(`${N} segments or ranges: no stack overflow, right sizes`, () => {
     expect(into.length).toBe(1_000_001);
   });
 
-  it('padded, raw and LiME pieces of one range holding N segments', () => {
-    const padded = paddedPieces(segments, oneRange);
-    expect(padded.length).toBe(2 * N); // source, zero gap, source, ...
-    expect(sum(padded)).toBe(N * 0x2000);
-    expect(sum(rawPieces(segments, oneRange))).toBe(N * 0x2000);
-    expect(sum(limePieces(segments, oneRange))).toBe(32 + N * 0x2000);
+  it('padded, raw and LiME tables of one range holding N segments', () => {
+    const padded = paddedTable(segments, oneRange);
+    expect(padded.kinds.length).toBe(2 * N); // source, zero gap, source, ...
+    expect(padded.size).toBe(N * 0x2000);
+    expect(rawTable(segments, oneRange).size).toBe(N * 0x2000);
+    expect(limeTable(segments, oneRange).size).toBe(32 + N * 0x2000);
   });
 
   it('N RAM ranges: padded, raw, LiME and memory.elf', () => {
-    expect(sum(paddedPieces(segments, manyRanges))).toBe((N - 1) * 0x2000 + 0x1000);
-    expect(sum(rawPieces(segments, manyRanges))).toBe(N * 0x1000);
-    expect(sum(limePieces(segments, manyRanges))).toBe(N * (32 + 0x1000));
-    const elf = elfCorePieces(prstatusNote(), physicalElfLoads(segments, physicalLoads(manyRanges).loads));
+    expect(paddedTable(segments, manyRanges).size).toBe((N - 1) * 0x2000 + 0x1000);
+    const raw = rawTable(segments, manyRanges);
+    expect(raw.size).toBe(N * 0x1000);
+    expect(raw.kinds.length).toBe(1); // the source offsets continue each other: one row
+    const lime = limeTable(segments, manyRanges);
+    expect(lime.size).toBe(N * (32 + 0x1000));
+    expect(lime.bytes.length).toBe(N * 32); // every header in the one buffer
+    const elf = elfCoreTable(prstatusNote(), physicalElfLoads(segments, physicalLoads(manyRanges).loads));
     // 145 program headers at most (PT_NOTE + 144 loads): the ranges are joined across all but the
     // 143 gaps between loads. Headers + note (64 + 145 * 56 + 356 bytes) take the first 3 pages.
-    expect(sum(elf)).toBe(3 * 0x1000 + (N - 1) * 0x2000 + 0x1000 - 143 * 0x1000);
+    expect(elf.size).toBe(3 * 0x1000 + (N - 1) * 0x2000 + 0x1000 - 143 * 0x1000);
   });
 });

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PIECE_ZERO } from '../engine/piece-table';
 import { VirtualFile } from '../engine/virtual-file';
 import { human, InputError } from '../errors';
 import { FileId, fileId, memviewSourcesBehind, sameFile } from '../fuse/mountpoint';
@@ -79,13 +80,14 @@ async function copyPieces(
   const buf = Buffer.allocUnsafe(CHUNK);
   let done = 0;
   let chunks = 0;
-  for (const piece of file.layout()) {
-    if (piece.kind === 'zero' && sparse) {
-      done += piece.length;
+  const { starts, lengths, kinds } = file.table();
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] === PIECE_ZERO && sparse) {
+      done += lengths[i];
       req.progress(done, file.size);
       continue;
     }
-    for (let pos = piece.start, end = piece.start + piece.length; pos < end;) {
+    for (let pos = starts[i], end = starts[i] + lengths[i]; pos < end;) {
       if (++chunks % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       const sig = interrupted();
       if (sig) onSignal(sig, done);

@@ -29,15 +29,34 @@ export function printInfo(session: Session, out: NodeJS.WritableStream = process
     for (const sc of remote.scans)
       out.write(`scan     ${sc.what}: fetched ${sc.fetched} bytes (${human(sc.fetched)}) of a ${human(sc.budget)} budget (--remote-scan-mb)\n`);
   }
-  out.write(`map      ${d.map.origin}: ${plural(d.map.ranges.length, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
+  out.write(`map      ${d.map.origin}: ${plural(d.map.rangeCount, 'RAM range')}, ${d.map.ramBytes} bytes (${human(d.map.ramBytes)})\n`);
   for (const r of d.map.ranges) out.write(`  ${r.start.padStart(14)} - ${r.end.padEnd(14)} ${human(r.length).padStart(10)}\n`);
+  if (d.map.rangesNote) out.write(`  ... ${d.map.rangesLeftOut} more: ${d.map.rangesNote}\n`);
   out.write('views\n');
-  const width = views.reduce((w, v) => Math.max(w, v.name.length), 14);
-  for (const v of views) {
-    out.write(`  ${v.name.padEnd(width)} ${String(v.file.size).padStart(16)}  ${v.description}\n`);
+  const listed = withRangeFilesFolded(views);
+  const width = listed.reduce((w, v) => Math.max(w, v.name.length), 14);
+  for (const v of listed) {
+    out.write(`  ${v.name.padEnd(width)} ${String(v.size).padStart(16)}  ${v.description}\n`);
     for (const n of v.notes ?? []) out.write(`  ${''.padEnd(width)} ${''.padStart(16)}  note: ${n}\n`);
   }
   for (const n of d.notes) out.write(`note     ${n}\n`);
+}
+
+/** Past this many ranges/*.bin files, `info` and the mount banner show them as one line. */
+const LISTED_RANGE_FILES = 16;
+
+/** The views as listed for people: many ranges/*.bin files folded into one line (their count and total size). */
+function withRangeFilesFolded(views: Session['views']): { name: string; size: number; description: string; notes?: string[] }[] {
+  const all = views.map((v) => ({ name: v.name, size: v.file.size, description: v.description, notes: v.notes }));
+  const files = all.filter((v) => v.name.startsWith('ranges/'));
+  if (files.length <= LISTED_RANGE_FILES) return all;
+  const first = all.findIndex((v) => v.name.startsWith('ranges/'));
+  const folded = {
+    name: 'ranges/*.bin',
+    size: files.reduce((n, f) => n + f.size, 0),
+    description: `${files.length} files, one per RAM range (${files[0].name} ... ${files[files.length - 1].name}); ls the mount's ranges/ for all`,
+  };
+  return [...all.slice(0, first), folded, ...all.slice(first).filter((v) => !v.name.startsWith('ranges/'))];
 }
 
 /** The file list `memview mount` prints once mounted. */
@@ -50,12 +69,13 @@ export function printMounted(
   out: NodeJS.WritableStream = process.stdout,
 ): void {
   const { views, source } = session;
-  const width = views.reduce((w, v) => Math.max(w, v.name.length), 0);
+  const listed = withRangeFilesFolded(views);
+  const width = listed.reduce((w, v) => Math.max(w, v.name.length), 0);
   // One write: a reader that waits for ' mounted on ' sees the whole listing with it.
   out.write(
     [
       `memview: ${source.format} image ${escapeControl(src)} mounted on ${escapeControl(mountpoint)} (${views.length} files); to unmount: Ctrl-C, or ${unmountHint}`,
-      ...views.map((v) => `  ${v.name.padEnd(width)} ${v.file.size}`),
+      ...listed.map((v) => `  ${v.name.padEnd(width)} ${v.size}`),
       `  map: ${source.mapOrigin}`,
       ...(source.remote ? [`  remote: ${human(source.remote.stats.bytesFetched)} fetched to mount, of ${human(source.remote.size)}`] : []),
       `  served by: ${backend}`,

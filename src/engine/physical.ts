@@ -1,30 +1,36 @@
 import { Segment } from '../types';
-import { Piece, sourcePiece, zeroPiece } from './pieces';
+import { PieceTable, PieceTableBuilder } from './piece-table';
 
 /**
- * Pieces that serve physical addresses [start, end) from a source's segments:
- * segment bytes where the source has them, zeros everywhere else. Segments
- * must be sorted by `phys` and must not overlap (sources guarantee it).
+ * Appends the rows that serve physical addresses [start, end) from a
+ * source's segments: segment bytes where the source has them, zeros
+ * everywhere else. Segments must be sorted by `phys` and must not overlap
+ * (sources guarantee it).
  */
-export function physicalPieces(segments: readonly Segment[], start: number, end: number): Piece[] {
-  const out: Piece[] = [];
+export function appendPhysical(out: PieceTableBuilder, segments: readonly Segment[], start: number, end: number): void {
   let pos = start;
-  let i = firstSegmentEndingAfter(segments, start);
-  for (; i < segments.length && pos < end; i++) {
+  for (let i = firstSegmentEndingAfter(segments, start); i < segments.length && pos < end; i++) {
     const s = segments[i];
     if (s.phys >= end) break;
     if (s.phys > pos) {
-      out.push(zeroPiece(s.phys - pos));
+      out.zero(s.phys - pos);
       pos = s.phys;
     }
     const stop = Math.min(end, s.phys + s.length);
     if (stop > pos) {
-      out.push(s.offset === null ? zeroPiece(stop - pos) : sourcePiece(s.offset + (pos - s.phys), stop - pos));
+      if (s.offset === null) out.zero(stop - pos);
+      else out.source(s.offset + (pos - s.phys), stop - pos);
       pos = stop;
     }
   }
-  if (pos < end) out.push(zeroPiece(end - pos));
-  return out;
+  if (pos < end) out.zero(end - pos);
+}
+
+/** Physical [start, end) of the segments as a file of its own. */
+export function physicalTable(segments: readonly Segment[], start: number, end: number): PieceTable {
+  const out = new PieceTableBuilder();
+  appendPhysical(out, segments, start, end);
+  return out.build();
 }
 
 function firstSegmentEndingAfter(segments: readonly Segment[], addr: number): number {

@@ -1,51 +1,43 @@
-import { Piece, PlacedPiece, placePieces } from './pieces';
-import { PieceTable, toPieceTable } from './piece-table';
+import { PIECE_BYTES, PIECE_SOURCE, PIECE_ZERO, PieceTable } from './piece-table';
 import { ByteSource, readExactly } from '../io/byte-source';
 
 /**
- * The one read path. A virtual file is a list of placed pieces; a read finds
- * the first piece by binary search over their start offsets and fills the
- * buffer piece by piece. Reads past the end are short.
+ * The one read path. A virtual file is a piece table (engine/piece-table.ts);
+ * a read finds the first row by binary search over their start offsets and
+ * fills the buffer row by row. Reads past the end are short.
  */
 export class VirtualFile {
   readonly size: number;
-  private readonly pieces: PlacedPiece[];
-  private readonly starts: Float64Array;
+  private data: number | undefined;
 
   /** `source` is read by the native read path too: by its fd where it has one, else through read(). */
   constructor(
-    pieces: readonly Piece[],
+    private readonly rows: PieceTable,
     readonly source: ByteSource | null,
   ) {
-    this.pieces = placePieces(pieces);
-    this.starts = Float64Array.from(this.pieces, (p) => p.start);
-    const last = this.pieces[this.pieces.length - 1];
-    this.size = last ? last.start + last.length : 0;
-    if (!source && this.pieces.some((p) => p.kind === 'source')) {
-      throw new Error('virtual file has source pieces but no byte source');
-    }
+    this.size = rows.size;
+    if (!source && rows.kinds.includes(PIECE_SOURCE)) throw new Error('virtual file has source pieces but no byte source');
   }
 
-  /** The placed pieces, for `info` and for tests. */
-  layout(): readonly PlacedPiece[] {
-    return this.pieces;
-  }
-
-  /** The layout as typed arrays (for a native read path). */
+  /** The layout as typed arrays (export walks it; the native read path takes it whole). */
   table(): PieceTable {
-    return toPieceTable(this.pieces);
+    return this.rows;
   }
 
-  /** Bytes that are not zero-pieces: what the file would occupy if written sparse. */
+  /** Bytes that are not zero rows: what the file would occupy if written sparse. */
   dataBytes(): number {
-    let n = 0;
-    for (const p of this.pieces) if (p.kind !== 'zero') n += p.length;
-    return n;
+    if (this.data === undefined) {
+      const { kinds, lengths } = this.rows;
+      let n = 0;
+      for (let i = 0; i < kinds.length; i++) if (kinds[i] !== PIECE_ZERO) n += lengths[i];
+      this.data = n;
+    }
+    return this.data;
   }
 
-  /** Index of the piece holding `offset` (offset < size). */
+  /** Index of the row holding `offset` (offset < size). */
   private find(offset: number): number {
-    const starts = this.starts;
+    const starts = this.rows.starts;
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -70,18 +62,20 @@ export class VirtualFile {
   /** Fills `target[0..)` from `position`; resolves with the byte count (short at EOF). */
   async read(target: Buffer, position: number, length: number): Promise<number> {
     if (position >= this.size || length <= 0) return 0;
+    const { starts, lengths, kinds, offsets, bytes } = this.rows;
     const end = Math.min(this.size, position + length);
     let i = this.find(position);
     let pos = position;
     while (pos < end) {
-      const p = this.pieces[i++];
-      const within = pos - p.start;
-      const n = Math.min(end, p.start + p.length) - pos;
+      const within = pos - starts[i];
+      const n = Math.min(end, starts[i] + lengths[i]) - pos;
       const into = pos - position;
-      if (p.kind === 'bytes') p.data.copy(target, into, within, within + n);
-      else if (p.kind === 'zero') target.fill(0, into, into + n);
-      else await readExactly(this.source!, target, into, n, p.offset + within);
+      const kind = kinds[i];
+      if (kind === PIECE_BYTES) bytes.copy(target, into, offsets[i] + within, offsets[i] + within + n);
+      else if (kind === PIECE_ZERO) target.fill(0, into, into + n);
+      else await readExactly(this.source!, target, into, n, offsets[i] + within);
       pos += n;
+      i++;
     }
     return end - position;
   }

@@ -21,12 +21,23 @@ export interface LimeHeader {
 }
 
 export function encodeLimeHeader(start: number, endInclusive: number): Buffer {
-  const h = Buffer.alloc(LIME_HEADER_SIZE); // reserved bytes 0x18..0x1f stay zero
-  h.writeUInt32LE(LIME_MAGIC, 0x00);
-  h.writeUInt32LE(LIME_VERSION, 0x04);
-  h.writeBigUInt64LE(BigInt(start), 0x08);
-  h.writeBigUInt64LE(BigInt(endInclusive), 0x10);
+  const h = Buffer.alloc(LIME_HEADER_SIZE);
+  writeLimeHeader(h, 0, start, endInclusive);
   return h;
+}
+
+/**
+ * The header at `target[at]` (views write a million of them into one buffer).
+ * u64 fields as two u32 halves: exact for addresses below 2^53, no BigInt per field.
+ */
+export function writeLimeHeader(target: Buffer, at: number, start: number, endInclusive: number): void {
+  target.writeUInt32LE(LIME_MAGIC, at + 0x00);
+  target.writeUInt32LE(LIME_VERSION, at + 0x04);
+  target.writeUInt32LE(start % 2 ** 32, at + 0x08);
+  target.writeUInt32LE(Math.floor(start / 2 ** 32), at + 0x0c);
+  target.writeUInt32LE(endInclusive % 2 ** 32, at + 0x10);
+  target.writeUInt32LE(Math.floor(endInclusive / 2 ** 32), at + 0x14);
+  target.fill(0, at + 0x18, at + LIME_HEADER_SIZE); // reserved
 }
 
 /** The fields of the header at `b[at]` (which must hold LIME_HEADER_SIZE bytes). */

@@ -1,4 +1,4 @@
-import { physicalPieces } from '../engine/physical';
+import { physicalTable } from '../engine/physical';
 import { VirtualFile } from '../engine/virtual-file';
 import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
@@ -91,7 +91,7 @@ const UTSNAME_FIELD = 65;
 async function readPhysical(src: RamSource, phys: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   if (phys < 0) return buf;
-  await new VirtualFile(physicalPieces(src.segments, phys, phys + length), src.bytes).read(buf, 0, length);
+  await new VirtualFile(physicalTable(src.segments, phys, phys + length), src.bytes).read(buf, 0, length);
   return buf;
 }
 
@@ -263,7 +263,7 @@ async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHa
   for (const part of parts) {
     const range = rangeHolding(src.ranges, part.start)!;
     const readEnd = Math.min(rangeEnd(range), rangeEnd(part) + overlap);
-    const ram = new VirtualFile(physicalPieces(src.segments, part.start, readEnd), src.bytes).asByteSource(src.bytes.label);
+    const ram = new VirtualFile(physicalTable(src.segments, part.start, readEnd), src.bytes).asByteSource(src.bytes.label);
     const before = h.scannedBytes;
     const scannedTo = (offset: number) => {
       h.scannedBytes = Math.max(h.scannedBytes, before + Math.min(part.length, (Math.floor(offset / CHUNK) + 1) * CHUNK));

@@ -93,8 +93,14 @@ export function dmesgCandidate(map: DmesgMap, kind: CandidateKind, origin: strin
 
 /** Does this text look like /proc/iomem (first non-blank line `start-end : name`)? */
 export function looksLikeIomem(text: string): boolean {
-  const first = text.split('\n').find((l) => l.trim() !== '');
-  return first !== undefined && /^\s*[0-9a-fA-F]+-[0-9a-fA-F]+ : /.test(first);
+  for (let from = 0; from < text.length;) {
+    let to = text.indexOf('\n', from);
+    if (to < 0) to = text.length;
+    const line = text.slice(from, to);
+    if (line.trim() !== '') return /^\s*[0-9a-fA-F]+-[0-9a-fA-F]+ : /.test(line);
+    from = to + 1;
+  }
+  return false;
 }
 
 /**

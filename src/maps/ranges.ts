@@ -35,7 +35,8 @@ export function formatRange(r: RamRange): string {
  * Each range widened to whole pages (start down, end up), then overlapping
  * or touching results joined: LeechCore and crash want page-granular loads.
  */
-export function roundOutToPages(ranges: readonly RamRange[], page = PAGE): RamRange[] {
+export function roundOutToPages(ranges: readonly RamRange[], page = PAGE): readonly RamRange[] {
+  if (wholePagesApart(ranges, page)) return ranges; // the usual map: nothing to widen or join, no copy of a million ranges
   const out: RamRange[] = [];
   for (const r of ranges) {
     const start = Math.floor(r.start / page) * page;
@@ -47,33 +48,58 @@ export function roundOutToPages(ranges: readonly RamRange[], page = PAGE): RamRa
   return out;
 }
 
+/** Every range whole pages, none touching the next: roundOutToPages would change nothing. */
+function wholePagesApart(ranges: readonly RamRange[], page: number): boolean {
+  let end = -1;
+  for (const r of ranges) {
+    if (r.start % page !== 0 || r.length % page !== 0 || r.start <= end) return false;
+    end = rangeEnd(r);
+  }
+  return true;
+}
+
 /** A run of sorted ranges joined into one, keeping the members (whose gaps are not RAM). */
 export interface MergedRange extends RamRange {
-  members: RamRange[];
+  /** The ranges joined, as given (not copies). */
+  members: readonly RamRange[];
 }
 
 /**
  * At most `max` ranges: joins neighbours across the smallest gaps first
  * (ties: the lower address), so the fewest non-RAM bytes are swallowed.
+ * Linear but for one sort of the gap sizes (a typed array: a million gaps
+ * sort in well under a second); no object per gap.
  */
 export function mergeSmallestGaps(ranges: readonly RamRange[], max: number): MergedRange[] {
-  const join = new Array<boolean>(ranges.length).fill(false); // join[i]: range i continues range i-1
-  const excess = ranges.length - max;
+  const n = ranges.length;
+  const excess = n - Math.max(1, max);
+  // gaps[i - 1]: the gap before range i. Joined: every gap below the threshold, and as many equal to it as are left, lowest first.
+  const gaps = new Float64Array(Math.max(0, n - 1));
+  for (let i = 1; i < n; i++) gaps[i - 1] = ranges[i].start - rangeEnd(ranges[i - 1]);
+  let threshold = -1;
+  let equalLeft = 0;
   if (excess > 0) {
-    const gaps = ranges.slice(1).map((r, i) => ({ i: i + 1, size: r.start - rangeEnd(ranges[i]) }));
-    gaps.sort((a, b) => a.size - b.size || a.i - b.i);
-    for (const g of gaps.slice(0, excess)) join[g.i] = true;
+    const sorted = gaps.slice().sort();
+    threshold = sorted[excess - 1];
+    let below = 0;
+    while (below < excess && sorted[below] < threshold) below++;
+    equalLeft = excess - below;
   }
   const out: MergedRange[] = [];
-  ranges.forEach((r, i) => {
-    const last = out[out.length - 1];
-    if (join[i] && last) {
-      last.length = rangeEnd(r) - last.start;
-      last.members.push({ ...r });
-    } else {
-      out.push({ start: r.start, length: r.length, members: [{ ...r }] });
+  let first = 0;
+  const close = (end: number) => {
+    const start = ranges[first].start;
+    out.push({ start, length: rangeEnd(ranges[end - 1]) - start, members: ranges.slice(first, end) });
+  };
+  for (let i = 1; i < n; i++) {
+    const gap = gaps[i - 1];
+    const join = gap < threshold || (gap === threshold && equalLeft-- > 0);
+    if (!join) {
+      close(i);
+      first = i;
     }
-  });
+  }
+  if (n > 0) close(n);
   return out;
 }
 

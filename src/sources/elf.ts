@@ -14,28 +14,41 @@ import {
   ElfNote,
   ElfPhdr,
   ET_CORE,
-  NO_PADDR,
   NT_TASKSTRUCT,
   PHDR_SIZE,
+  P_FILESZ,
+  P_MEMSZ,
+  P_OFFSET,
+  P_PADDR,
+  P_TYPE,
+  P_VADDR,
   PN_XNUM,
   PT_LOAD,
   PT_NOTE,
   sectionZeroInfo,
   SHDR_SIZE,
+  u64Number,
 } from '../formats/elf64';
 import { ByteSource, readAt } from '../io/byte-source';
 import { mergeAdjacent } from '../maps/ranges';
-import { Segment, segmentRanges } from '../types';
+import { appendAll, Segment, segmentRanges } from '../types';
+import { ListedNotes } from './notes';
 import type { GivenVmcoreinfo, ParsedImage } from './parsed';
 
-/** x86-64 __START_KERNEL_map: PT_LOADs mapped here are the kernel image, an alias of RAM. */
-const KERNEL_IMAGE_BASE = 0xffffffff80000000n;
 /** Notes are small (per-CPU registers, VMCOREINFO); read at most this much of a PT_NOTE. */
 const MAX_NOTES = 1 << 20;
 
+/** The program header table as read (decoded one header at a time: a core can have a million) and the notes. */
 export interface ElfCore {
-  phdrs: ElfPhdr[];
+  table: Buffer;
+  phentsize: number;
+  phnum: number;
   notes: ElfNote[];
+}
+
+/** Program header `i` of the core, decoded. */
+export function phdrAt(core: ElfCore, i: number): ElfPhdr {
+  return decodePhdr(core.table, i * core.phentsize, i);
 }
 
 /** Reads and checks the ELF header, the program header table and the notes. */
@@ -73,11 +86,9 @@ export async function readElfCore(image: ByteSource): Promise<ElfCore> {
     fail(`program header table (${phnum} entries at file offset ${hex(phoff)}) ends at ${hex(tableEnd)}, past the end of the file (${hex(image.size)} bytes)`);
   }
   const table = await readAt(image, phoff, phnum * phentsize);
-  const phdrs: ElfPhdr[] = [];
-  for (let i = 0; i < phnum; i++) phdrs.push(decodePhdr(table, i * phentsize, i));
-  const notes: ElfNote[] = [];
-  for (const p of phdrs) if (p.type === PT_NOTE) notes.push(...(await readNotes(image, p)));
-  return { phdrs, notes };
+  const core: ElfCore = { table, phentsize, phnum, notes: [] };
+  for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize + P_TYPE) === PT_NOTE) appendAll(core.notes, await readNotes(image, phdrAt(core, i)));
+  return core;
 }
 
 function checkedNumber(v: bigint, what: string, fail: (msg: string) => never): number {
@@ -107,68 +118,132 @@ export function isKcoreLayout(core: ElfCore): boolean {
   return core.notes.some((n) => n.name === 'CORE' && n.type === NT_TASKSTRUCT);
 }
 
-interface Candidate extends Segment {
-  phdr: ElfPhdr;
-  textAlias: boolean;
+/** Where a PT_LOAD's bytes are, as numbers (all below 2^53). */
+interface LoadFields {
+  phys: number;
+  memsz: number;
+  filesz: number;
+  offset: number;
 }
+
+/** A PT_LOAD's fields checked one by one, each failure named: for a header with a field at or past 2^53 or one that does not fit. */
+function checkedLoad(image: ByteSource, p: ElfPhdr, fail: (msg: string) => never): LoadFields {
+  const what = `PT_LOAD #${p.index} (p_paddr 0x${p.paddr.toString(16)})`;
+  if (p.filesz > p.memsz) fail(`${what}: p_filesz 0x${p.filesz.toString(16)} exceeds p_memsz 0x${p.memsz.toString(16)}`);
+  const end = p.paddr + p.memsz;
+  if (end > BigInt(Number.MAX_SAFE_INTEGER)) {
+    const where = `PT_LOAD #${p.index} at p_paddr 0x${p.paddr.toString(16)} with p_memsz 0x${p.memsz.toString(16)} ends at 0x${end.toString(16)}`;
+    fail(`${where}, ${end > 1n << 64n ? 'past 2^64' : 'beyond 2^53'}: not a physical address range`);
+  }
+  const phys = Number(p.paddr);
+  const memsz = Number(p.memsz);
+  const filesz = Number(p.filesz);
+  let offset = 0;
+  if (filesz > 0) {
+    offset = checkedNumber(p.offset, `${what} p_offset`, fail);
+    if (offset + filesz > image.size) {
+      fail(`${what} has data at file offset ${hex(offset)}-${hex(offset + filesz - 1)}, past the end of the file (${hex(image.size)} bytes)`);
+    }
+  }
+  return { phys, memsz, filesz, offset };
+}
+
+/** The fields of the PT_LOAD at `table[at]` read as numbers, or null when checkedLoad must look (a field past 2^53, or one that does not fit). */
+function plainLoad(table: Buffer, at: number, imageSize: number): LoadFields | null {
+  const phys = u64Number(table, at + P_PADDR);
+  const memsz = u64Number(table, at + P_MEMSZ);
+  const filesz = u64Number(table, at + P_FILESZ);
+  const offset = u64Number(table, at + P_OFFSET);
+  if (phys < 0 || memsz < 0 || filesz < 0 || filesz > memsz || phys + memsz > Number.MAX_SAFE_INTEGER) return null;
+  if (filesz > 0 && (offset < 0 || offset + filesz > imageSize)) return null;
+  return { phys, memsz, filesz, offset };
+}
+
+const isZeroU64 = (b: Buffer, at: number) => b.readUInt32LE(at) === 0 && b.readUInt32LE(at + 4) === 0;
+const isNoPaddr = (b: Buffer, at: number) => b.readUInt32LE(at) === 0xffffffff && b.readUInt32LE(at + 4) === 0xffffffff;
+/** p_vaddr at or above x86-64 __START_KERNEL_map (0xffffffff80000000): the kernel image, an alias of RAM. */
+const isTextAlias = (b: Buffer, at: number) => b.readUInt32LE(at + 4) === 0xffffffff && b.readUInt32LE(at) >= 0x80000000;
 
 /**
  * PT_LOAD segments by physical address, disjoint and sorted: p_paddr (u64)-1
  * is skipped, a p_filesz < p_memsz tail reads as zeros, and where segments
  * overlap, RAM wins over kernel-image aliases, then the earlier header wins.
+ * One pass over the table's bytes: no object per header.
  */
 export function physicalSegments(image: ByteSource, core: ElfCore): { segments: Segment[]; notes: string[] } {
   const fail = (msg: string): never => {
     throw new InputError(`${image.label}: ${msg}`);
   };
   const notes: string[] = [];
-  const loads = core.phdrs.filter((p) => p.type === PT_LOAD && p.memsz > 0n);
-  const physical = loads.filter((p) => p.paddr !== NO_PADDR);
-  if (physical.length < loads.length) {
-    notes.push(`skipped ${loads.length - physical.length} PT_LOADs with p_paddr -1 (not physical memory: vmalloc, vmemmap, modules)`);
+  const { table, phentsize, phnum } = core;
+  let loads = 0;
+  const physical: number[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const at = i * phentsize;
+    if (table.readUInt32LE(at + P_TYPE) !== PT_LOAD || isZeroU64(table, at + P_MEMSZ)) continue;
+    loads++;
+    if (!isNoPaddr(table, at + P_PADDR)) physical.push(i);
+  }
+  if (physical.length < loads) {
+    notes.push(`skipped ${loads - physical.length} PT_LOADs with p_paddr -1 (not physical memory: vmalloc, vmemmap, modules)`);
   }
   if (physical.length === 0) fail('no PT_LOAD segment has a physical address');
-  if (physical.every((p) => p.paddr === 0n) && (physical.length > 1 || physical[0].vaddr !== 0n)) {
+  const first = physical[0] * phentsize;
+  if (physical.every((i) => isZeroU64(table, i * phentsize + P_PADDR)) && (physical.length > 1 || !isZeroU64(table, first + P_VADDR))) {
     fail(`every PT_LOAD has p_paddr 0, so the physical address of the data is unknown ` + `(/proc/kcore of kernels before 4.11 writes no p_paddr)`);
   }
-  const candidates: Candidate[] = [];
-  for (const p of physical) {
-    const what = `PT_LOAD #${p.index} (p_paddr 0x${p.paddr.toString(16)})`;
-    if (p.filesz > p.memsz) fail(`${what}: p_filesz 0x${p.filesz.toString(16)} exceeds p_memsz 0x${p.memsz.toString(16)}`);
-    const end = p.paddr + p.memsz;
-    if (end > BigInt(Number.MAX_SAFE_INTEGER)) {
-      const where = `PT_LOAD #${p.index} at p_paddr 0x${p.paddr.toString(16)} with p_memsz 0x${p.memsz.toString(16)} ends at 0x${end.toString(16)}`;
-      fail(`${where}, ${end > 1n << 64n ? 'past 2^64' : 'beyond 2^53'}: not a physical address range`);
+  // Candidates in priority order: RAM before kernel-image aliases, each in header order.
+  const ram: Segment[] = [];
+  const aliases: Segment[] = [];
+  const ramOwner: number[] = [];
+  const aliasOwner: number[] = [];
+  const zeroTails = new ListedNotes('PT_LOADs with p_filesz < p_memsz');
+  for (const i of physical) {
+    const at = i * phentsize;
+    const f = plainLoad(table, at, image.size) ?? checkedLoad(image, phdrAt(core, i), fail);
+    const alias = isTextAlias(table, at + P_VADDR);
+    const into = alias ? aliases : ram;
+    const owner = alias ? aliasOwner : ramOwner;
+    if (f.filesz > 0) {
+      into.push({ phys: f.phys, length: f.filesz, offset: f.offset });
+      owner.push(i);
     }
-    const phys = Number(p.paddr);
-    const memsz = Number(p.memsz);
-    const filesz = Number(p.filesz);
-    const textAlias = p.vaddr >= KERNEL_IMAGE_BASE;
-    if (filesz > 0) {
-      const offset = checkedNumber(p.offset, `${what} p_offset`, fail);
-      if (offset + filesz > image.size) {
-        fail(`${what} has data at file offset ${hex(offset)}-${hex(offset + filesz - 1)}, past the end of the file (${hex(image.size)} bytes)`);
-      }
-      candidates.push({ phys, length: filesz, offset, phdr: p, textAlias });
-    }
-    if (memsz > filesz) {
-      candidates.push({ phys: phys + filesz, length: memsz - filesz, offset: null, phdr: p, textAlias });
-      notes.push(`${what}: p_filesz < p_memsz, ${hex(memsz - filesz)} bytes at ${hex(phys + filesz)} read as zeros`);
-    }
-  }
-  candidates.sort((a, b) => Number(a.textAlias) - Number(b.textAlias) || a.phdr.index - b.phdr.index);
-  const { segments, used } = resolveOverlaps(candidates);
-  candidates.forEach((c, k) => {
-    const lost = c.length - used[k];
-    if (lost > 0) {
-      notes.push(
-        c.textAlias
-          ? `PT_LOAD #${c.phdr.index} (kernel image at vaddr 0x${c.phdr.vaddr.toString(16)}) aliases RAM served by other segments: ${hex(lost)} bytes not used`
-          : `PT_LOAD #${c.phdr.index} overlaps earlier segments by ${hex(lost)} bytes: the earlier program header wins`,
+    if (f.memsz > f.filesz) {
+      into.push({ phys: f.phys + f.filesz, length: f.memsz - f.filesz, offset: null });
+      owner.push(i);
+      zeroTails.add(
+        () => `PT_LOAD #${i} (p_paddr ${hex(f.phys)}): p_filesz < p_memsz, ${hex(f.memsz - f.filesz)} bytes at ${hex(f.phys + f.filesz)} read as zeros`,
       );
     }
+  }
+  appendAll(notes, zeroTails.lines());
+  const candidates = ram;
+  appendAll(candidates, aliases);
+  const owners = ramOwner;
+  appendAll(owners, aliasOwner);
+  if (disjointAscending(candidates)) return { segments: candidates, notes };
+  const { segments, used } = resolveOverlaps(candidates);
+  const lostRam = new ListedNotes('overlapping PT_LOADs');
+  const lostAlias = new ListedNotes('kernel-image PT_LOADs that alias RAM');
+  candidates.forEach((c, k) => {
+    const lost = c.length - used[k];
+    if (lost <= 0) return;
+    const i = owners[k];
+    if (isTextAlias(table, i * phentsize + P_VADDR))
+      lostAlias.add(
+        () => `PT_LOAD #${i} (kernel image at vaddr 0x${phdrAt(core, i).vaddr.toString(16)}) aliases RAM served by other segments: ${hex(lost)} bytes not used`,
+      );
+    else lostRam.add(() => `PT_LOAD #${i} overlaps earlier segments by ${hex(lost)} bytes: the earlier program header wins`);
   });
+  appendAll(notes, lostRam.lines());
+  appendAll(notes, lostAlias.lines());
   return { segments, notes };
+}
+
+/** Sorted by phys and disjoint as they are: nothing to resolve (the usual core). */
+function disjointAscending(candidates: readonly Segment[]): boolean {
+  for (let k = 1; k < candidates.length; k++) if (candidates[k].phys < candidates[k - 1].phys + candidates[k - 1].length) return false;
+  return true;
 }
 
 /**
@@ -182,7 +257,15 @@ function resolveOverlaps(candidates: readonly Segment[]): { segments: Segment[];
   const n = candidates.length;
   const used = new Array<number>(n).fill(0);
   const byStart = Array.from({ length: n }, (_, k) => k).sort((a, b) => candidates[a].phys - candidates[b].phys);
-  const points = [...new Set(candidates.flatMap((c) => [c.phys, c.phys + c.length]))].sort((a, b) => a - b);
+  const all = new Float64Array(2 * n);
+  candidates.forEach((c, k) => {
+    all[2 * k] = c.phys;
+    all[2 * k + 1] = c.phys + c.length;
+  });
+  all.sort();
+  let distinct = 0;
+  for (let k = 0; k < all.length; k++) if (k === 0 || all[k] !== all[k - 1]) all[distinct++] = all[k];
+  const points = all.subarray(0, distinct);
   const heap = new MinHeap();
   const segments: Segment[] = [];
   const owners: number[] = [];

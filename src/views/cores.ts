@@ -1,17 +1,18 @@
-import { Piece } from '../engine/pieces';
+import { PieceTable } from '../engine/piece-table';
 import { KernelHarvest, KernelImage } from '../kernel/harvest';
 import { MergedRange } from '../maps/ranges';
 import { Source } from '../sources/source';
 import { VIEW, ViewName } from './names';
 import { rangeEnd } from '../types';
 import { NO_PADDR } from '../formats/elf64';
-import { ElfAlias, elfCorePieces, physicalElfLoads, physicalLoads, prstatusNote } from './elf';
+import { ElfAlias, elfCoreTable, physicalElfLoads, physicalLoads, prstatusNote } from './elf';
+import { rowsHint } from './ram-pieces';
 
 /** A view before it becomes a VirtualFile (index.ts makes it one). */
 export interface ViewSpec {
   name: ViewName;
   description: string;
-  pieces: Piece[];
+  table: PieceTable;
   notes?: string[];
 }
 
@@ -39,6 +40,7 @@ export function kernelAliases(loads: readonly MergedRange[], image: KernelImage)
 export function coreViews(source: Source, kernel: KernelHarvest | undefined): ViewSpec[] {
   const { loads, notes } = physicalLoads(source.ranges);
   const physical = physicalElfLoads(source.segments, loads);
+  const rows = rowsHint(source.segments, source.ranges) + 2 * loads.length;
   const chosen = kernel?.chosen ?? null;
   const coreNotes = Buffer.concat([prstatusNote(), chosen ? chosen.note.note : Buffer.alloc(0)]);
   const report = kernel ? kernel.report : ['VMCOREINFO not scanned: memory.elf carries no kernel note'];
@@ -46,7 +48,7 @@ export function coreViews(source: Source, kernel: KernelHarvest | undefined): Vi
     {
       name: VIEW.elf,
       description: 'ELF64 core, page-rounded PT_LOADs by physical address (Volatility, MemProcFS, crash)',
-      pieces: elfCorePieces(coreNotes, physical),
+      table: elfCoreTable(coreNotes, physical, [], rows),
       notes: [...notes, ...report],
     },
   ];
@@ -55,7 +57,7 @@ export function coreViews(source: Source, kernel: KernelHarvest | undefined): Vi
     views.push({
       name: VIEW.vmcore,
       description: 'ELF64 core like /proc/vmcore: memory.elf + the kernel image mapped virtually (drgn, crash, gdb)',
-      pieces: elfCorePieces(coreNotes, physical, aliases),
+      table: elfCoreTable(coreNotes, physical, aliases, rows),
       notes: [
         `${aliases.length} PT_LOAD(s) with p_paddr -1 map kernel virtual ${'0x' + chosen!.image!.virt.toString(16)} (phys ${'0x' + chosen!.image!.phys.toString(16)}) onto the RAM bytes`,
       ],

@@ -1,9 +1,9 @@
-import { bytesPiece, Piece, zeroPiece } from '../engine/pieces';
-import { physicalPieces } from '../engine/physical';
+import { appendPhysical } from '../engine/physical';
+import { PieceTable, PieceTableBuilder } from '../engine/piece-table';
 import { hex } from '../errors';
 import { MergedRange, mergeSmallestGaps, roundOutToPages } from '../maps/ranges';
 import { EHDR_SIZE, encodeCoreHeader, encodeNote, encodePhdr, NT_PRSTATUS, PF_RWX, PHDR_SIZE, PT_LOAD, PT_NOTE } from '../formats/elf64';
-import { appendAll, PAGE, RamRange, rangeEnd, Segment } from '../types';
+import { PAGE, RamRange, rangeEnd, Segment } from '../types';
 
 /** sizeof(struct elf_prstatus) on x86-64: what Volatility 2 and crash expect in a CORE note. */
 export const X86_64_PRSTATUS_SIZE = 336;
@@ -15,8 +15,8 @@ export interface ElfLoad {
   paddr: number;
   vaddr?: number | bigint;
   length: number;
-  /** The segment's bytes; their total length must equal `length`. */
-  pieces: Piece[];
+  /** Appends the segment's bytes: exactly `length` of them. */
+  append(out: PieceTableBuilder): void;
 }
 
 /**
@@ -44,9 +44,9 @@ export function prstatusNote(): Buffer {
  * An ELF64 ET_CORE: header, PT_NOTE first (p_align 4: drgn reads 8 as
  * 8-byte note headers), one PT_LOAD per load in the given order, then one
  * per alias; all headers and notes precede the data, and each load's data
- * starts on a page boundary in the file.
+ * starts on a page boundary in the file. `rows`: a hint of the row count.
  */
-export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases: readonly ElfAlias[] = []): Piece[] {
+export function elfCoreTable(notes: Buffer, loads: readonly ElfLoad[], aliases: readonly ElfAlias[] = [], rows = 16): PieceTable {
   const phnum = 1 + loads.length + aliases.length;
   const notesOffset = EHDR_SIZE + phnum * PHDR_SIZE;
   let dataOffset = alignUp(notesOffset + notes.length, PAGE);
@@ -54,7 +54,6 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
     encodeCoreHeader(phnum),
     encodePhdr({ type: PT_NOTE, flags: 0, offset: notesOffset, vaddr: 0n, paddr: 0n, size: notes.length, align: 4 }),
   ];
-  const body: Piece[] = [];
   const placed: { paddr: number; length: number; offset: number }[] = [];
   for (const load of loads) {
     headers.push(
@@ -69,10 +68,7 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
       }),
     );
     placed.push({ paddr: load.paddr, length: load.length, offset: dataOffset });
-    appendAll(body, load.pieces);
-    const padded = alignUp(load.length, PAGE);
-    body.push(zeroPiece(padded - load.length));
-    dataOffset += padded;
+    dataOffset += alignUp(load.length, PAGE);
   }
   for (const a of aliases) {
     const home = placed.find((p) => p.paddr <= a.sharesPaddr && a.sharesPaddr + a.length <= p.paddr + p.length);
@@ -90,7 +86,15 @@ export function elfCorePieces(notes: Buffer, loads: readonly ElfLoad[], aliases:
     );
   }
   const head = Buffer.concat([...headers, notes]);
-  return [bytesPiece(head), zeroPiece(alignUp(head.length, PAGE) - head.length), ...body];
+  const out = new PieceTableBuilder(rows, head.length);
+  out.bytes(head);
+  out.zero(alignUp(head.length, PAGE) - head.length);
+  loads.forEach((load, i) => {
+    if (out.size !== placed[i].offset) throw new Error(`ELF load ${i} placed at ${hex(out.size)}, its header says ${hex(placed[i].offset)}`);
+    load.append(out);
+    out.zero(alignUp(load.length, PAGE) - load.length);
+  });
+  return out.build();
 }
 
 /** The physical PT_LOADs of a core and what had to be done to the map to get them. */
@@ -108,7 +112,8 @@ export function physicalLoads(ranges: readonly RamRange[], maxLoads = MAX_PHDRS 
   const rounded = roundOutToPages(ranges);
   const loads = mergeSmallestGaps(rounded, maxLoads);
   const notes: string[] = [];
-  const widened = ranges.filter((r) => r.start % PAGE !== 0 || rangeEnd(r) % PAGE !== 0).length;
+  let widened = 0;
+  for (const r of ranges) if (r.start % PAGE !== 0 || rangeEnd(r) % PAGE !== 0) widened++;
   if (widened > 0) notes.push(`${widened} RAM range(s) rounded outward to 4 KiB pages; the added bytes come from the source where it has them, else zeros`);
   if (loads.length < rounded.length) {
     let gapBytes = 0;
@@ -129,18 +134,16 @@ export function physicalLoads(ranges: readonly RamRange[], maxLoads = MAX_PHDRS 
 }
 
 /** A load's bytes: each member from the source (zeros where it has none), zeros in the gaps between members. */
-function loadPieces(segments: readonly Segment[], load: MergedRange): Piece[] {
-  const pieces: Piece[] = [];
+function appendLoad(out: PieceTableBuilder, segments: readonly Segment[], load: MergedRange): void {
   let pos = load.start;
   for (const m of load.members) {
-    pieces.push(zeroPiece(m.start - pos));
-    appendAll(pieces, physicalPieces(segments, m.start, rangeEnd(m)));
+    out.zero(m.start - pos);
+    appendPhysical(out, segments, m.start, rangeEnd(m));
     pos = rangeEnd(m);
   }
-  return pieces;
 }
 
 /** The physical loads as ElfLoads, p_vaddr = p_paddr (QEMU's non-paging convention). */
 export function physicalElfLoads(segments: readonly Segment[], loads: readonly MergedRange[]): ElfLoad[] {
-  return loads.map((l) => ({ paddr: l.start, length: l.length, pieces: loadPieces(segments, l) }));
+  return loads.map((l) => ({ paddr: l.start, length: l.length, append: (out) => appendLoad(out, segments, l) }));
 }

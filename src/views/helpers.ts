@@ -1,30 +1,48 @@
 import * as path from 'node:path';
-import { physicalPieces } from '../engine/physical';
-import { bytesPiece, Piece } from '../engine/pieces';
+import { bytesTable, PieceTable } from '../engine/piece-table';
+import { TextBytes } from '../text-bytes';
 import { hex, shellQuote } from '../errors';
 import { iomemSpan } from '../maps/iomem';
 import { readsInPlace, Source } from '../sources/source';
 import { PAGE, RamRange, rangeEnd } from '../types';
 import { ViewSpec } from './cores';
-import { pageRoundedLimePieces } from './lime';
+import { pageRoundedLimeTable } from './lime';
 import { VIEW, ViewName } from './names';
-import { rangePieces } from './ram-pieces';
+import { rangeTable } from './ram-pieces';
 
 /**
  * Launch helpers: the RAM ranges as separate files for `crash vmlinux
  * file@addr,...`, and a LeechCore memory map that lets MemProcFS read the
  * source image in place.
  */
-/** LeechCore's "the remap column is a file offset even when 0" flag (leechcore.h). */
-const LC_MEMMAP_FORCE_OFFSET = 0x8000000000000000n;
+/** Offset 0 with LeechCore's "the remap column is a file offset even when 0" flag (0x8000000000000000, leechcore.h). */
+const LC_MEMMAP_FORCE_OFFSET = '0x8000000000000000';
 
 /** `ranges/00001000-0009fbff.bin`: start and inclusive end, as /proc/iomem prints them. */
 export function rangeFileName(r: RamRange): ViewName {
   return `ranges/${iomemSpan(r)}.bin`;
 }
 
-export function rangeFiles(source: Source): { name: ViewName; pieces: Piece[] }[] {
-  return source.ranges.map((r) => ({ name: rangeFileName(r), pieces: rangePieces(source.segments, r) }));
+/**
+ * ranges/*.bin and crash.args exist for `crash vmlinux $(cat crash.args)`,
+ * which cannot work past about 4,600 ranges (one argument is at most 128
+ * KiB): past this many ranges neither is served (a directory of a million
+ * files helps no one), and README.txt and info say so.
+ */
+export const MAX_RANGE_FILES = 10_000;
+
+/** Why ranges/*.bin and crash.args are not served for these ranges, or undefined when they are. */
+export function rangeFilesLeftOut(ranges: readonly RamRange[]): string | undefined {
+  if (ranges.length <= MAX_RANGE_FILES) return undefined;
+  return (
+    `ranges/*.bin and crash.args are not served: ${ranges.length} RAM ranges, more than ${MAX_RANGE_FILES} ` +
+    `('crash vmlinux $(cat crash.args)' cannot work past about 4,600 ranges: one argument is at most 128 KiB); give crash vmcore (or memory.elf) instead`
+  );
+}
+
+export function rangeFiles(source: Source): { name: ViewName; table: PieceTable }[] {
+  if (rangeFilesLeftOut(source.ranges)) return [];
+  return source.ranges.map((r) => ({ name: rangeFileName(r), table: rangeTable(source.segments, r) }));
 }
 
 /** The `file@paddr,...` argument crash takes for raw RAM files (ramdump.c), paths relative to the mount. */
@@ -42,12 +60,6 @@ export function crashArgsTooLong(ranges: readonly RamRange[]): string | undefine
   return `crash.args is ${bytes} bytes (${ranges.length} ranges), over the kernel's ${MAX_ARG_BYTES}-byte limit for one argument: 'crash vmlinux $(cat crash.args)' fails with "Argument list too long"; give crash vmcore (or memory.elf) instead`;
 }
 
-interface FileRun {
-  phys: number;
-  length: number;
-  offset: number;
-}
-
 /**
  * A LeechCore `-memmap` file (memmap.c: `base top-inclusive remap` per line,
  * hex) mapping each RAM run to its offset in the source file itself. LeechCore
@@ -56,43 +68,68 @@ interface FileRun {
  * comments: its parser does not really skip them. Null when the source's bytes
  * are not plain file offsets (a decoded stream).
  */
-export function memprocfsMemmap(source: Source): { text: string; notes: string[] } | null {
+export function memprocfsMemmap(source: Source): { text: Buffer; notes: string[] } | null {
   if (!readsInPlace(source)) return null;
-  const runs: FileRun[] = [];
+  const { segments } = source;
+  const lines = new TextBytes(source.ranges.length * 40);
+  let dropped = 0;
+  // The current run of RAM that is contiguous in the file too: physical `phys`, `length` bytes at file `offset`.
+  let phys = 0;
+  let length = 0;
+  let offset = 0;
+  const flush = () => {
+    if (length === 0) return;
+    const start = Math.ceil(phys / PAGE) * PAGE;
+    const end = Math.floor((phys + length) / PAGE) * PAGE;
+    dropped += length - Math.max(0, end - start);
+    if (end > start) {
+      const at = offset + (start - phys);
+      lines
+        .text('0x')
+        .hex(start)
+        .text(' 0x')
+        .hex(end - 1)
+        .text(' ');
+      if (at === 0) lines.text(LC_MEMMAP_FORCE_OFFSET).text('\n');
+      else lines.text('0x').hex(at).text('\n');
+    }
+    length = 0;
+  };
+  let j = 0; // segments before j end at or before the current range
   for (const r of source.ranges) {
-    let phys = r.start;
-    for (const p of physicalPieces(source.segments, r.start, rangeEnd(r))) {
-      if (p.kind === 'source') {
-        const last = runs[runs.length - 1];
-        if (last && last.phys + last.length === phys && last.offset + last.length === p.offset) last.length += p.length;
-        else runs.push({ phys, length: p.length, offset: p.offset });
+    const end = rangeEnd(r);
+    while (j < segments.length && segments[j].phys + segments[j].length <= r.start) j++;
+    for (let k = j; k < segments.length && segments[k].phys < end; k++) {
+      const s = segments[k];
+      if (s.offset === null) continue;
+      const from = Math.max(r.start, s.phys);
+      const to = Math.min(end, s.phys + s.length);
+      if (from >= to) continue;
+      const at = s.offset + (from - s.phys);
+      if (length > 0 && phys + length === from && offset + length === at) {
+        length += to - from;
+        continue;
       }
-      phys += p.length;
+      flush();
+      phys = from;
+      length = to - from;
+      offset = at;
     }
   }
-  let dropped = 0;
-  const lines: string[] = [];
-  for (const run of runs) {
-    const start = Math.ceil(run.phys / PAGE) * PAGE;
-    const end = Math.floor((run.phys + run.length) / PAGE) * PAGE;
-    dropped += run.length - Math.max(0, end - start);
-    if (end <= start) continue;
-    const offset = BigInt(run.offset + (start - run.phys));
-    const remap = offset === 0n ? offset | LC_MEMMAP_FORCE_OFFSET : offset;
-    lines.push(`0x${start.toString(16)} 0x${(end - 1).toString(16)} 0x${remap.toString(16)}`);
-  }
+  flush();
+  if (lines.length === 0) lines.text('\n');
   const notes = dropped > 0 ? [`${dropped} bytes in partial pages are left out (LeechCore maps whole pages only)`] : [];
-  return { text: lines.join('\n') + '\n', notes };
+  return { text: lines.toBuffer(), notes };
 }
 
 /** leechcore.lime, memprocfs.memmap (when the source is a plain file), crash.args and ranges/*.bin. */
 export function helperViews(source: Source): ViewSpec[] {
-  const text = (s: string) => [bytesPiece(Buffer.from(s, 'latin1'))];
+  const text = (s: string) => bytesTable(Buffer.from(s, 'latin1'));
   const specs: ViewSpec[] = [
     {
       name: VIEW.leechcore,
       description: 'LiME with ranges widened to whole pages (LeechCore/MemProcFS)',
-      pieces: pageRoundedLimePieces(source.segments, source.ranges),
+      table: pageRoundedLimeTable(source.segments, source.ranges),
     },
   ];
   const memmap = memprocfsMemmap(source);
@@ -100,17 +137,18 @@ export function helperViews(source: Source): ViewSpec[] {
     specs.push({
       name: VIEW.memmap,
       description: `LeechCore -memmap into the source file itself: memprocfs -device ${shellQuote(path.resolve(source.path))} -memmap memprocfs.memmap`,
-      pieces: text(memmap.text),
+      table: bytesTable(memmap.text),
       notes: memmap.notes,
     });
   }
+  if (rangeFilesLeftOut(source.ranges)) return specs;
   const tooLong = crashArgsTooLong(source.ranges);
   specs.push({
     name: VIEW.crashArgs,
     description: "the file@address list for 'crash vmlinux $(cat crash.args)', run in the mount",
-    pieces: text(crashArgs(source.ranges)),
+    table: text(crashArgs(source.ranges)),
     ...(tooLong ? { notes: [tooLong] } : {}),
   });
-  for (const f of rangeFiles(source)) specs.push({ name: f.name, description: 'one RAM range', pieces: f.pieces });
+  for (const f of rangeFiles(source)) specs.push({ name: f.name, description: 'one RAM range', table: f.table });
   return specs;
 }

@@ -1,15 +1,15 @@
-import { bytesPiece, Piece } from '../engine/pieces';
+import { bytesTable, PieceTable } from '../engine/piece-table';
 import { VirtualFile } from '../engine/virtual-file';
 import { InputError } from '../errors';
 import { KernelHarvest } from '../kernel/harvest';
-import { formatIomem } from '../maps/iomem';
+import { formatIomemBytes } from '../maps/iomem';
 import { Source } from '../sources/source';
 import { coreViews } from './cores';
 import { helperViews } from './helpers';
 import { infoJson } from './info';
-import { limePieces } from './lime';
+import { limeTable } from './lime';
 import { VIEW, ViewName } from './names';
-import { paddedPieces, rawPieces } from './ram-pieces';
+import { paddedTable, rawTable } from './ram-pieces';
 import { readmeText } from './readme';
 
 /** One file of a mount (or of `memview export`), path relative to the mount root. */
@@ -28,23 +28,25 @@ export interface View {
  */
 export function buildViews(source: Source, kernel?: KernelHarvest): View[] {
   const { segments, ranges, bytes } = source;
-  const make = (name: ViewName, description: string, pieces: Piece[], notes?: string[]): View => ({
+  const make = (name: ViewName, description: string, table: PieceTable, notes?: string[]): View => ({
     name,
     description,
-    file: new VirtualFile(pieces, bytes),
+    file: new VirtualFile(table, bytes),
     ...(notes && notes.length > 0 ? { notes } : {}),
   });
   const views: View[] = [
-    make(VIEW.padded, 'padded image: file offset = physical address (Volatility, LiME format=padded)', paddedPieces(segments, ranges)),
-    make(VIEW.lime, 'LiME v1: one header per RAM range (Volatility, LiME format=lime)', limePieces(segments, ranges)),
-    ...coreViews(source, kernel).map((c) => make(c.name, c.description, c.pieces, c.notes)),
-    make(VIEW.raw, 'RAM ranges concatenated, no map (LiME format=raw); pair with iomem.txt', rawPieces(segments, ranges)),
-    make(VIEW.iomem, 'the RAM map in /proc/iomem syntax', [bytesPiece(Buffer.from(formatIomem(ranges)))]),
-    ...helperViews(source).map((c) => make(c.name, c.description, c.pieces, c.notes)),
+    make(VIEW.padded, 'padded image: file offset = physical address (Volatility, LiME format=padded)', paddedTable(segments, ranges)),
+    make(VIEW.lime, 'LiME v1: one header per RAM range (Volatility, LiME format=lime)', limeTable(segments, ranges)),
+    ...coreViews(source, kernel).map((c) => make(c.name, c.description, c.table, c.notes)),
+    make(VIEW.raw, 'RAM ranges concatenated, no map (LiME format=raw); pair with iomem.txt', rawTable(segments, ranges)),
+    make(VIEW.iomem, 'the RAM map in /proc/iomem syntax', bytesTable(formatIomemBytes(ranges))),
+    ...helperViews(source).map((c) => make(c.name, c.description, c.table, c.notes)),
   ];
   views.push(
-    make(VIEW.readme, 'which file to give to which tool, with command lines', [
-      bytesPiece(
+    make(
+      VIEW.readme,
+      'which file to give to which tool, with command lines',
+      bytesTable(
         Buffer.from(
           readmeText(
             source,
@@ -53,9 +55,9 @@ export function buildViews(source: Source, kernel?: KernelHarvest): View[] {
           ),
         ),
       ),
-    ]),
+    ),
   );
-  views.push(make(VIEW.info, 'source, map and view sizes (machine-readable)', [bytesPiece(Buffer.from(infoJson(source, views, kernel)))]));
+  views.push(make(VIEW.info, 'source, map and view sizes (machine-readable)', bytesTable(Buffer.from(infoJson(source, views, kernel)))));
   return views;
 }
 

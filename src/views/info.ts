@@ -2,12 +2,31 @@ import { hex } from '../errors';
 import { KernelHarvest, kernelSummary } from '../kernel/harvest';
 import type { RemoteSource } from '../io/remote-source';
 import { Source } from '../sources/source';
-import { rangeEnd, totalLength } from '../types';
+import { RamRange, rangeEnd, totalLength } from '../types';
+import { rangeFilesLeftOut } from './helpers';
+import { VIEW } from './names';
 
 interface SizedView {
   name: string;
   file: { size: number };
   notes?: string[];
+}
+
+/**
+ * At most this many RAM ranges are listed (by info.json and `memview info`):
+ * past it the list says how many it left out and where they all are
+ * (iomem.txt, the same map in /proc/iomem syntax).
+ */
+export const LISTED_RANGES = 1000;
+
+function listedRanges(ranges: readonly RamRange[]) {
+  const listed = ranges.slice(0, LISTED_RANGES).map((r) => ({ start: hex(r.start), end: hex(rangeEnd(r) - 1), length: r.length }));
+  if (listed.length === ranges.length) return { ranges: listed };
+  return {
+    ranges: listed,
+    rangesLeftOut: ranges.length - listed.length,
+    rangesNote: `the first ${listed.length} of ${ranges.length} RAM ranges are listed; all of them are in ${VIEW.iomem} (memview export SOURCE --view iomem -o -)`,
+  };
 }
 
 /** The facts `memview info` prints, as an object (also served as info.json). */
@@ -24,10 +43,11 @@ export function describeSource(source: Source, views: readonly SizedView[], kern
     map: {
       origin: source.mapOrigin,
       ramBytes: totalLength(source.ranges),
-      ranges: source.ranges.map((r) => ({ start: hex(r.start), end: hex(rangeEnd(r) - 1), length: r.length })),
+      rangeCount: source.ranges.length,
+      ...listedRanges(source.ranges),
     },
     views: views.map((v) => ({ name: v.name, size: v.file.size, ...(v.notes ? { notes: v.notes } : {}) })),
-    notes: source.notes,
+    notes: [...source.notes, ...(rangeFilesLeftOut(source.ranges) ? [rangeFilesLeftOut(source.ranges)!] : [])],
     ...(kernel ? { kernel: kernelSummary(kernel) } : {}),
   };
 }

@@ -1,12 +1,18 @@
-import { bytesPiece, Piece } from '../engine/pieces';
+import { PieceTable, PieceTableBuilder } from '../engine/piece-table';
 import { RamRange, rangeEnd, Segment } from '../types';
-import { encodeLimeHeader } from '../formats/lime';
+import { LIME_HEADER_SIZE, writeLimeHeader } from '../formats/lime';
 import { roundOutToPages } from '../maps/ranges';
-import { rangePieces } from './ram-pieces';
+import { appendRange, rowsHint } from './ram-pieces';
 
-/** memory.lime: per RAM range, ascending, a header then exactly end-start+1 bytes. */
-export function limePieces(segments: readonly Segment[], ranges: readonly RamRange[]): Piece[] {
-  return ranges.flatMap((r) => [bytesPiece(encodeLimeHeader(r.start, rangeEnd(r) - 1)), ...rangePieces(segments, r)]);
+/** memory.lime, LiME v1: per RAM range, ascending, a header then exactly end-start+1 bytes. */
+export function limeTable(segments: readonly Segment[], ranges: readonly RamRange[]): PieceTable {
+  const out = new PieceTableBuilder(rowsHint(segments, ranges), ranges.length * LIME_HEADER_SIZE);
+  for (const r of ranges) {
+    const at = out.appendBytes(LIME_HEADER_SIZE);
+    writeLimeHeader(out.byteBuffer, at, r.start, rangeEnd(r) - 1);
+    appendRange(out, segments, r);
+  }
+  return out.build();
 }
 
 /**
@@ -14,6 +20,6 @@ export function limePieces(segments: readonly Segment[], ranges: readonly RamRan
  * end up to ...fff), because LeechCore rejects other headers; the added bytes
  * come from the source where it holds them, else zeros.
  */
-export function pageRoundedLimePieces(segments: readonly Segment[], ranges: readonly RamRange[]): Piece[] {
-  return roundOutToPages(ranges).flatMap((r) => [bytesPiece(encodeLimeHeader(r.start, rangeEnd(r) - 1)), ...rangePieces(segments, r)]);
+export function pageRoundedLimeTable(segments: readonly Segment[], ranges: readonly RamRange[]): PieceTable {
+  return limeTable(segments, roundOutToPages(ranges));
 }

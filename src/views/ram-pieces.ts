@@ -1,25 +1,35 @@
-import { physicalPieces } from '../engine/physical';
-import { Piece, zeroPiece } from '../engine/pieces';
-import { appendAll, RamRange, rangeEnd, Segment } from '../types';
+import { appendPhysical, physicalTable } from '../engine/physical';
+import { PieceTable, PieceTableBuilder } from '../engine/piece-table';
+import { RamRange, rangeEnd, Segment } from '../types';
 
 /** The bytes of one RAM range, from the source's segments (zeros where it has none). */
-export function rangePieces(segments: readonly Segment[], r: RamRange): Piece[] {
-  return physicalPieces(segments, r.start, rangeEnd(r));
+export function appendRange(out: PieceTableBuilder, segments: readonly Segment[], r: RamRange): void {
+  appendPhysical(out, segments, r.start, rangeEnd(r));
+}
+
+/** One RAM range as a file of its own. */
+export function rangeTable(segments: readonly Segment[], r: RamRange): PieceTable {
+  return physicalTable(segments, r.start, rangeEnd(r));
+}
+
+/** Rows a view of `ranges` over `segments` needs about: a row per segment and one or two per range. */
+export function rowsHint(segments: readonly Segment[], ranges: readonly RamRange[]): number {
+  return segments.length + 2 * ranges.length + 4;
 }
 
 /** Physical [0, end of last range): RAM from the source, zeros in every hole. */
-export function paddedPieces(segments: readonly Segment[], ranges: readonly RamRange[]): Piece[] {
-  const pieces: Piece[] = [];
-  let pos = 0;
+export function paddedTable(segments: readonly Segment[], ranges: readonly RamRange[]): PieceTable {
+  const out = new PieceTableBuilder(rowsHint(segments, ranges), 16);
   for (const r of ranges) {
-    if (r.start > pos) pieces.push(zeroPiece(r.start - pos));
-    appendAll(pieces, rangePieces(segments, r));
-    pos = rangeEnd(r);
+    out.zero(r.start - out.size);
+    appendRange(out, segments, r);
   }
-  return pieces;
+  return out.build();
 }
 
 /** The RAM ranges concatenated, nothing between them (what LiME format=raw writes). */
-export function rawPieces(segments: readonly Segment[], ranges: readonly RamRange[]): Piece[] {
-  return ranges.flatMap((r) => rangePieces(segments, r));
+export function rawTable(segments: readonly Segment[], ranges: readonly RamRange[]): PieceTable {
+  const out = new PieceTableBuilder(rowsHint(segments, ranges), 16);
+  for (const r of ranges) appendRange(out, segments, r);
+  return out.build();
 }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { shellQuote } from '../errors';
 import { KernelHarvest } from '../kernel/harvest';
 import { Source } from '../sources/source';
-import { crashArgsTooLong } from './helpers';
+import { crashArgsTooLong, rangeFilesLeftOut } from './helpers';
 import { VIEW, ViewName } from './names';
 
 /**
@@ -25,7 +25,7 @@ export function readmeText(source: Source, harvest: KernelHarvest | undefined, n
     '  memory.elf        ELF core by physical address, page-rounded, <= 145 headers',
     ...(has(VIEW.vmcore) ? ['  vmcore            memory.elf + the kernel image at its virtual addresses'] : []),
     '  raw.bin + iomem.txt   RAM concatenated + its map',
-    '  ranges/*.bin      one file per RAM range; crash.args lists them with their addresses',
+    ...(has(VIEW.crashArgs) ? ['  ranges/*.bin      one file per RAM range; crash.args lists them with their addresses'] : []),
     ...(has(VIEW.memmap) ? ['  memprocfs.memmap  LeechCore memory map into the source image itself'] : []),
     '  info.json         source, map, views, and the kernel note search',
     '',
@@ -48,10 +48,11 @@ export function readmeText(source: Source, harvest: KernelHarvest | undefined, n
   } else {
     lines.push('drgn, crash and gdb: vmcore is not served (no usable VMCOREINFO note); memory.elf is a plain physical core.');
   }
+  const leftOut = rangeFilesLeftOut(source.ranges);
+  const tooLong = leftOut ? undefined : crashArgsTooLong(source.ranges);
   lines.push(
     'crash from the raw RAM ranges (no ELF):',
-    '  crash /path/to/vmlinux $(cat crash.args)',
-    ...(crashArgsTooLong(source.ranges) ? [`  (cannot work here: ${crashArgsTooLong(source.ranges)})`] : []),
+    ...(leftOut ? [`  (not here: ${leftOut})`] : ['  crash /path/to/vmlinux $(cat crash.args)', ...(tooLong ? [`  (cannot work here: ${tooLong})`] : [])]),
     'MemProcFS / LeechCore:',
     '  memprocfs -device memory.elf                  # or -device leechcore.lime, or -device padded.raw',
   );
