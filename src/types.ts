@@ -25,14 +25,28 @@ export function rangeEnd(r: RamRange): number {
   return r.start + r.length;
 }
 
-/** The range holding [addr, addr + length), if any. */
+/** The range holding [addr, addr + length), if any; `ranges` sorted and disjoint (a binary search: a map can have a million). */
 export function rangeHolding(ranges: readonly RamRange[], addr: number, length = 1): RamRange | undefined {
-  return ranges.find((r) => r.start <= addr && addr + length <= rangeEnd(r));
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[mid].start <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  const r = ranges[lo - 1];
+  return r && addr + length <= rangeEnd(r) ? r : undefined;
 }
 
-/** The physical runs segments cover, in their order (sorted segments give sorted runs). */
-export function segmentRanges(segments: readonly Segment[]): RamRange[] {
-  return segments.map((s) => ({ start: s.phys, length: s.length }));
+/** The physical runs segments cover, touching segments joined (sorted segments give sorted runs): one object per run. */
+export function segmentRuns(segments: readonly Segment[]): RamRange[] {
+  const out: RamRange[] = [];
+  for (const s of segments) {
+    const last = out[out.length - 1];
+    if (last && rangeEnd(last) === s.phys) last.length += s.length;
+    else out.push({ start: s.phys, length: s.length });
+  }
+  return out;
 }
 
 /**

@@ -130,12 +130,6 @@ export const P_PADDR = 24;
 export const P_FILESZ = 32;
 export const P_MEMSZ = 40;
 
-/** The u64 at `b[at]` as a number, or -1 when it is 2^53 or more (then read it as a bigint for the message). */
-export function u64Number(b: Buffer, at: number): number {
-  const hi = b.readUInt32LE(at + 4);
-  return hi < 0x200000 ? hi * 0x100000000 + b.readUInt32LE(at) : -1;
-}
-
 export interface PhdrFields {
   type: number;
   flags: number;

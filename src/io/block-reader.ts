@@ -33,6 +33,16 @@ export class BlockReader {
     return this.buf.subarray(from, from + want);
   }
 
+  /** Where `n` bytes at `pos` are in `window` when it holds all of them, else -1: a peek without a Buffer per call. */
+  indexOf(pos: number, n: number): number {
+    return pos >= this.winStart && pos + n <= this.winStart + this.winLength ? pos - this.winStart : -1;
+  }
+
+  /** The window's bytes (indexOf's offsets); valid until the next load. */
+  get window(): Buffer {
+    return this.buf;
+  }
+
   /** `n` bytes at `pos` (fewer at the end of the source), reading a new window. Valid until the next load. */
   async load(pos: number, n: number): Promise<Buffer> {
     if (n > this.buf.length) return readAt(this.source, pos, n);

@@ -39,12 +39,51 @@ export async function searchChunks(
   opts: ChunkOptions,
   visit: (hits: number[][], chunkStart: number) => boolean | void | Promise<boolean | void>,
 ): Promise<void> {
-  const { size } = source;
   const overlap = Math.max(...needles.map((n) => n.length)) - 1;
   if (opts.chunkSize <= overlap) throw new Error(`chunk size ${opts.chunkSize} is not above the needle overlap ${overlap}`);
   // One needle: the SIMD pass takes two, so it searches for it twice and the second's hits are dropped.
-  const simd = opts.simd === false ? null : SimdSearcher.create(needles.length === 1 ? [needles[0], needles[0]] : needles, opts.chunkSize);
-  const buf = simd ? simd.buffer : Buffer.allocUnsafe(opts.chunkSize);
+  const simd = opts.simd === false ? null : takeSearcher(needles.length === 1 ? [needles[0], needles[0]] : needles, opts.chunkSize);
+  try {
+    await searchWith(source, needles, simd, opts.chunkSize, overlap, visit);
+  } finally {
+    if (simd) giveBack(simd);
+  }
+}
+
+/**
+ * Searchers not in use, by needles and chunk size: a search of many small
+ * parts (the note harvest over a million RAM ranges) reuses one instead of
+ * instantiating WebAssembly and its chunk-sized memory per part.
+ */
+const idle = new Map<string, SimdSearcher[]>();
+const keys = new WeakMap<SimdSearcher, string>();
+
+function takeSearcher(needles: Buffer[], chunkSize: number): SimdSearcher | null {
+  const key = `${chunkSize}:${needles.map((n) => n.toString('hex')).join(',')}`;
+  const reused = idle.get(key)?.pop();
+  if (reused) return reused;
+  const made = SimdSearcher.create(needles, chunkSize);
+  if (made) keys.set(made, key);
+  return made;
+}
+
+function giveBack(simd: SimdSearcher): void {
+  const key = keys.get(simd)!;
+  const list = idle.get(key) ?? [];
+  list.push(simd);
+  idle.set(key, list);
+}
+
+async function searchWith(
+  source: ByteSource,
+  needles: Buffer[],
+  simd: SimdSearcher | null,
+  chunkSize: number,
+  overlap: number,
+  visit: (hits: number[][], chunkStart: number) => boolean | void | Promise<boolean | void>,
+): Promise<void> {
+  const { size } = source;
+  const buf = simd ? simd.buffer : Buffer.allocUnsafe(chunkSize);
   let pos = 0;
   while (pos < size) {
     const n = await source.read(buf, 0, Math.max(0, Math.min(buf.length, size - pos)), pos);

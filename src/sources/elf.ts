@@ -27,11 +27,10 @@ import {
   PT_NOTE,
   sectionZeroInfo,
   SHDR_SIZE,
-  u64Number,
 } from '../formats/elf64';
+import { u64Number } from '../formats/u64';
 import { ByteSource, readAt } from '../io/byte-source';
-import { mergeAdjacent } from '../maps/ranges';
-import { appendAll, Segment, segmentRanges } from '../types';
+import { appendAll, Segment, segmentRuns } from '../types';
 import { ListedNotes } from './notes';
 import type { GivenVmcoreinfo, ParsedImage } from './parsed';
 
@@ -369,7 +368,7 @@ export async function parseElf(image: ByteSource, known?: ElfCore): Promise<Pars
   const core = known ?? (await readElfCore(image));
   const { segments, notes } = physicalSegments(image, core);
   return {
-    ranges: mergeAdjacent(segmentRanges(segments)),
+    ranges: segmentRuns(segments),
     segments,
     vmcoreinfo: ownVmcoreinfo(image, core),
     mapOrigin: `ELF PT_LOAD p_paddr (${coreFlavour(core.notes)})`,

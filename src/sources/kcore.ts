@@ -1,7 +1,7 @@
 import { hex, InputError } from '../errors';
-import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
+import { formatRange, subtractRanges } from '../maps/ranges';
 import { FileSource } from '../io/file-source';
-import { segmentRanges } from '../types';
+import { segmentRuns } from '../types';
 import { ByteSource } from '../io/byte-source';
 import { describeNotes, ElfCore, ownVmcoreinfo, physicalSegments, readElfCore } from './elf';
 import { LIVE_KCORE } from './detect';
@@ -18,7 +18,7 @@ import type { MapInput, ParsedImage } from './parsed';
 export async function parseKcore(image: ByteSource, map: MapInput | undefined, known?: ElfCore): Promise<ParsedImage> {
   const core = known ?? (await readElfCore(image));
   const { segments, notes } = physicalSegments(image, core);
-  const own = mergeAdjacent(segmentRanges(segments));
+  const own = segmentRuns(segments);
   if (!map) {
     return {
       ranges: own,

@@ -1,7 +1,9 @@
 import { hex, InputError } from '../errors';
-import { formatRange, mergeAdjacent } from '../maps/ranges';
+import { formatRange } from '../maps/ranges';
 import { appendAll, RamRange, rangeEnd, Segment } from '../types';
 import { decodeLimeHeader, LIME_END_FIELD, LIME_HEADER_SIZE, LIME_MAGIC, LIME_START_FIELD, LIME_VERSION } from '../formats/lime';
+import { u64Number } from '../formats/u64';
+import { ListedNotes } from './notes';
 import { BlockReader } from '../io/block-reader';
 import { ByteSource } from '../io/byte-source';
 import { PAGE } from '../types';
@@ -13,17 +15,32 @@ export interface LimeOptions {
   repairShift?: boolean;
 }
 
-interface LimeRecord {
-  /** File offset of the header. */
-  at: number;
+/** A header with no data after it (AVML 0.17.0), as avmlRangeNotes lists them. */
+interface OrphanHeader {
   start: number;
   length: number;
-  /** An AVML 0.17.0 orphan header: no data follows it. */
-  orphan?: boolean;
+  fileOffset: number;
+}
+
+/** The records that carry data, column by column (a million records, no object each), and the orphan headers. */
+export interface LimeRecords {
+  /** File offset of each header. */
+  at: number[];
+  start: number[];
+  length: number[];
+  orphans: OrphanHeader[];
 }
 
 /** Records whose data is shorter than this are "small": one window read covers many headers. */
 const SMALL_RECORD = 64 * 1024;
+
+/** Is there a LiME header at `pos`: true, false, or null when the reader's window does not hold those 8 bytes. */
+function headerInWindow(r: BlockReader, pos: number): boolean | null {
+  if (pos + 8 > r.size) return false;
+  const o = r.indexOf(pos, 8);
+  if (o < 0) return null;
+  return r.window.readUInt32LE(o) === LIME_MAGIC && r.window.readUInt32LE(o + 4) === LIME_VERSION;
+}
 
 function isHeader(h: Buffer): boolean {
   return h.length === 8 && h.readUInt32LE(0) === LIME_MAGIC && h.readUInt32LE(4) === LIME_VERSION;
@@ -39,12 +56,11 @@ function isHeader(h: Buffer): boolean {
 function orphanInWindow(r: BlockReader, at: number, dataEnd: number): boolean | null {
   const next = at + LIME_HEADER_SIZE;
   if (next === r.size) return true;
-  const h = r.peek(next, 8);
-  if (!h) return null;
-  if (!isHeader(h)) return false;
+  const h = headerInWindow(r, next);
+  if (h !== true) return h;
   if (dataEnd === r.size) return false;
-  const d = r.peek(dataEnd, 8);
-  return d ? !isHeader(d) : null;
+  const d = headerInWindow(r, dataEnd);
+  return d === null ? null : !d;
 }
 
 async function isOrphanHeader(r: BlockReader, at: number, dataEnd: number): Promise<boolean> {
@@ -55,39 +71,46 @@ async function isOrphanHeader(r: BlockReader, at: number, dataEnd: number): Prom
 }
 
 /** A u64 header field as a number, or an error when it cannot be a physical address. */
-function u64(image: ByteSource, v: bigint, field: number, at: number, name: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new InputError(`${image.label}: LiME ${name} 0x${v.toString(16)} at file offset ${hex(at + field)} is not a physical address`);
-  }
-  return Number(v);
+function u64(image: ByteSource, h: Buffer, o: number, field: number, at: number, name: string): number {
+  const v = u64Number(h, o + field);
+  if (v >= 0) return v;
+  const header = decodeLimeHeader(h, o);
+  const big = field === LIME_START_FIELD ? header.start : header.endInclusive;
+  throw new InputError(`${image.label}: LiME ${name} 0x${big.toString(16)} at file offset ${hex(at + field)} is not a physical address`);
 }
 
 /**
  * Walks the records (LiME src/lime.h, "LiME Memory Range Header Version 1"):
  * 32-byte LE header {magic, version, s_addr, e_addr inclusive, reserved},
  * then exactly e_addr - s_addr + 1 bytes; the next header follows at once and
- * the file ends exactly after the last record.
+ * the file ends exactly after the last record. Headers are read in place in
+ * the reader's window.
  */
-export async function readLimeRecords(image: ByteSource): Promise<LimeRecord[]> {
+export async function readLimeRecords(image: ByteSource): Promise<LimeRecords> {
   const r = new BlockReader(image);
-  const records: LimeRecord[] = [];
+  const out: LimeRecords = { at: [], start: [], length: [], orphans: [] };
   let at = 0;
   let prevEnd = 0;
   while (at < image.size) {
-    const h = r.peek(at, LIME_HEADER_SIZE) ?? (await r.load(at, LIME_HEADER_SIZE));
-    if (h.length >= 4 && h.readUInt32LE(0) !== LIME_MAGIC) {
-      const trailing = records.length > 0 ? `; ${image.size - at} trailing bytes after the last record` : '';
-      throw new InputError(`${image.label}: bad magic ${hex(h.readUInt32LE(0))} at file offset ${hex(at)} (expected LiME ${hex(LIME_MAGIC)})${trailing}`);
+    let h = r.window;
+    let o = r.indexOf(at, LIME_HEADER_SIZE);
+    if (o < 0) {
+      h = r.peek(at, LIME_HEADER_SIZE) ?? (await r.load(at, LIME_HEADER_SIZE));
+      o = 0;
     }
-    if (h.length < LIME_HEADER_SIZE) {
-      throw new InputError(`${image.label}: truncated LiME header at file offset ${hex(at)}: ${h.length} of ${LIME_HEADER_SIZE} bytes`);
+    if (h.length - o >= 4 && h.readUInt32LE(o) !== LIME_MAGIC) {
+      const trailing = at > 0 ? `; ${image.size - at} trailing bytes after the last record` : '';
+      throw new InputError(`${image.label}: bad magic ${hex(h.readUInt32LE(o))} at file offset ${hex(at)} (expected LiME ${hex(LIME_MAGIC)})${trailing}`);
     }
-    const header = decodeLimeHeader(h);
-    if (header.version !== LIME_VERSION) {
-      throw new InputError(`${image.label}: LiME version ${header.version} at file offset ${hex(at + 4)} is not supported (expected ${LIME_VERSION})`);
+    if (h.length - o < LIME_HEADER_SIZE) {
+      throw new InputError(`${image.label}: truncated LiME header at file offset ${hex(at)}: ${h.length - o} of ${LIME_HEADER_SIZE} bytes`);
     }
-    const start = u64(image, header.start, LIME_START_FIELD, at, 's_addr');
-    const end = u64(image, header.endInclusive, LIME_END_FIELD, at, 'e_addr');
+    const version = h.readUInt32LE(o + 4);
+    if (version !== LIME_VERSION) {
+      throw new InputError(`${image.label}: LiME version ${version} at file offset ${hex(at + 4)} is not supported (expected ${LIME_VERSION})`);
+    }
+    const start = u64(image, h, o, LIME_START_FIELD, at, 's_addr');
+    const end = u64(image, h, o, LIME_END_FIELD, at, 'e_addr');
     if (end < start) {
       throw new InputError(`${image.label}: LiME record at file offset ${hex(at)} ends (${hex(end)}) before it starts (${hex(start)})`);
     }
@@ -100,7 +123,7 @@ export async function readLimeRecords(image: ByteSource): Promise<LimeRecord[]> 
     const dataEnd = at + LIME_HEADER_SIZE + length;
     r.wide = length < SMALL_RECORD;
     if (orphanInWindow(r, at, dataEnd) ?? (await isOrphanHeader(r, at, dataEnd))) {
-      records.push({ at, start, length, orphan: true });
+      out.orphans.push({ start, length, fileOffset: at });
       prevEnd = start + length;
       at += LIME_HEADER_SIZE;
       continue;
@@ -111,49 +134,67 @@ export async function readLimeRecords(image: ByteSource): Promise<LimeRecord[]> 
           `the file ends ${dataEnd - image.size} bytes early`,
       );
     }
-    records.push({ at, start, length });
+    out.at.push(at);
+    out.start.push(start);
+    out.length.push(length);
     prevEnd = start + length;
     at = dataEnd;
   }
-  return records;
+  return out;
+}
+
+/** Acquisition quirks, each kind listed a few times and counted (an AVML LiME has one per record). */
+class LimeQuirks {
+  readonly shifted = new ListedNotes('ranges that start mid-page');
+  readonly zeroTails = new ListedNotes('ranges whose partial last page reads as zeros');
+  readonly oneShort = new ListedNotes('ranges one byte short of a 1 KiB boundary');
+
+  lines(): string[] {
+    return [...this.shifted.lines(), ...this.zeroTails.lines(), ...this.oneShort.lines()];
+  }
 }
 
 /** Parses a LiME v1 image: one segment per record, adjacent records merged into one RAM range. */
 export async function parseLime(image: ByteSource, options: LimeOptions = {}): Promise<ParsedImage> {
-  const all = await readLimeRecords(image);
-  const records = all.filter((r) => !r.orphan);
-  const orphans = all.filter((r) => r.orphan).map((r) => ({ start: r.start, length: r.length, fileOffset: r.at }));
-  if (records.length === 0)
-    throw new InputError(`${image.label}: no LiME records${orphans.length ? ` with data (${orphans.length} headers without data)` : ''}`);
-  const notes: string[] = [];
+  const recs = await readLimeRecords(image);
+  const { orphans } = recs;
+  const count = recs.at.length;
+  if (count === 0) throw new InputError(`${image.label}: no LiME records${orphans.length ? ` with data (${orphans.length} headers without data)` : ''}`);
+  const quirks = new LimeQuirks();
   const segments: Segment[] = [];
+  const merged: RamRange[] = [];
+  let avml = orphans.length > 0;
   const tails = new BlockReader(image);
-  for (const rec of records) {
-    const dataAt = rec.at + LIME_HEADER_SIZE;
-    const shift = rec.start % PAGE;
-    if (shift && options.repairShift) {
-      appendAll(segments, limeShiftRepair(rec.start, rec.length, dataAt));
-    } else {
-      segments.push({ phys: rec.start, length: rec.length, offset: dataAt });
-    }
-    const tail = rec.length % PAGE;
-    const tailAt = dataAt + rec.length - tail;
-    tails.wide = rec.length < SMALL_RECORD;
+  for (let k = 0; k < count; k++) {
+    const start = recs.start[k];
+    const length = recs.length[k];
+    const dataAt = recs.at[k] + LIME_HEADER_SIZE;
+    if (start % PAGE && options.repairShift) appendAll(segments, limeShiftRepair(start, length, dataAt));
+    else segments.push({ phys: start, length, offset: dataAt });
+    const last = merged[merged.length - 1];
+    if (last && rangeEnd(last) === start) last.length += length;
+    else merged.push({ start, length });
+    if ((start + length + 1) % 1024 === 0) avml = true;
+    const tail = length % PAGE;
+    if (start % PAGE === 0 && tail === 0 && (start + length + 1) % 1024 !== 0) continue; // no quirk possible
+    const tailAt = dataAt + length - tail;
+    tails.wide = length < SMALL_RECORD;
     const tailBytes = tail ? (tails.peek(tailAt, tail) ?? (await tails.load(tailAt, tail))) : null;
-    const quirks = limeQuirks(rec, !!options.repairShift, tailBytes);
-    appendAll(notes, quirks);
+    limeQuirks(quirks, start, length, !!options.repairShift, tailBytes);
   }
+  const notes = quirks.lines();
   // Written by AVML (orphan headers, or ranges one byte short): its blocks, holes and dropped bytes are known.
-  if (orphans.length > 0 || records.some((r) => (r.start + r.length + 1) % 1024 === 0)) {
-    const rebuilt = avmlRanges([...records, ...orphans]);
-    notes.push('written by AVML (LiME v1)', ...avmlRangeNotes(all.length, rebuilt, orphans));
+  if (avml) {
+    const blocks = recs.start.map((start, k) => ({ start, length: recs.length[k] }));
+    appendAll(blocks, orphans);
+    const rebuilt = avmlRanges(blocks);
+    notes.push('written by AVML (LiME v1)', ...avmlRangeNotes(count + orphans.length, rebuilt, orphans));
     return { ranges: rebuilt.ranges, segments, mapOrigin: 'LiME headers', notes };
   }
-  const ranges: RamRange[] = mergeAdjacent(records.map((r) => ({ start: r.start, length: r.length })));
-  if (ranges.length < records.length) {
-    notes.push(`merged ${records.length} LiME records into ${ranges.length} RAM ranges (adjacent records are one run of RAM)`);
+  if (merged.length < count) {
+    notes.push(`merged ${count} LiME records into ${merged.length} RAM ranges (adjacent records are one run of RAM)`);
   }
-  return { ranges, segments, mapOrigin: 'LiME headers', notes };
+  return { ranges: merged, segments, mapOrigin: 'LiME headers', notes };
 }
 
 /**
@@ -177,35 +218,35 @@ function isZero(b: Buffer): boolean {
 }
 
 /** Acquisition quirks visible in one record: reported, never silently fixed. */
-function limeQuirks(rec: LimeRecord, repaired: boolean, tailBytes: Buffer | null): string[] {
-  const notes: string[] = [];
-  const r: RamRange = { start: rec.start, length: rec.length };
+function limeQuirks(quirks: LimeQuirks, start: number, length: number, repaired: boolean, tailBytes: Buffer | null): void {
+  const r: RamRange = { start, length };
   const end = rangeEnd(r);
-  const shift = rec.start % PAGE;
+  const shift = start % PAGE;
   if (shift) {
-    notes.push(
+    quirks.shifted.add(() =>
       repaired
         ? `range ${formatRange(r)} starts mid-page: served un-shifted by ${hex(shift)} (--repair-lime-shift); ` +
-            `bytes ${hex(end - Math.min(shift, rec.length))}-${hex(end - 1)} are unknown and read as zeros`
+          `bytes ${hex(end - Math.min(shift, length))}-${hex(end - 1)} are unknown and read as zeros`
         : `range ${formatRange(r)} starts mid-page: if the LiME module wrote it, each byte holds physical address - ${hex(shift)} ` +
-            `(it copies whole pages from the page start); --repair-lime-shift serves the corrected bytes`,
+          `(it copies whole pages from the page start); --repair-lime-shift serves the corrected bytes`,
     );
   }
   // The module steps a page at a time from the range start; a partial last step is written as zeros (`tailBytes`).
-  const tail = rec.length % PAGE;
+  const tail = length % PAGE;
   if (tailBytes && isZero(tailBytes)) {
     // Served un-shifted, those data bytes land `shift` lower.
-    const at = end - tail - (repaired ? Math.min(shift, rec.length - tail) : 0);
-    notes.push(
-      `range ${formatRange(r)} is not whole pages and its last ${tail} bytes of data (physical ${hex(at)}-${hex(at + tail - 1)}) are zero: ` +
+    const at = end - tail - (repaired ? Math.min(shift, length - tail) : 0);
+    quirks.zeroTails.add(
+      () =>
+        `range ${formatRange(r)} is not whole pages and its last ${tail} bytes of data (physical ${hex(at)}-${hex(at + tail - 1)}) are zero: ` +
         `the LiME module writes a partial last page as zeros, so their real content is unknown`,
     );
   }
   if ((end + 1) % 1024 === 0) {
-    notes.push(
-      `range ${formatRange(r)} ends one byte before a 1 KiB boundary: AVML writes LiME ranges one byte short ` +
+    quirks.oneShort.add(
+      () =>
+        `range ${formatRange(r)} ends one byte before a 1 KiB boundary: AVML writes LiME ranges one byte short ` +
         `(it drops the last byte of every iomem range), so ${hex(end)} is probably RAM that is missing`,
     );
   }
-  return notes;
 }

@@ -8,7 +8,7 @@ import { isRemote, redactUrl } from '../io/remote-url';
 import { AUTO_MAP, mapForImage } from '../mapfind/map-auto';
 import { decodeMapText, mapFromText, readMapFile } from '../mapfind/map-file';
 import { subtractRanges } from '../maps/ranges';
-import { RamRange, segmentRanges, totalLength } from '../types';
+import { RamRange, segmentRuns, totalLength } from '../types';
 import { parseAvml } from './avml';
 import { parseAvmlRemote } from './avml-remote';
 import { Detection, detectByMagic, detectHeaderless, Format, LIVE_KCORE, SELF_DESCRIBING } from './detect';
@@ -124,7 +124,7 @@ async function parseImage(image: ByteSource, options: OpenOptions, remote?: Remo
 
 /** A map given with a source that carries its own ranges replaces them; bytes it names that the image lacks read as zeros. */
 function replaceRanges(parsed: ParsedImage, map: MapInput): void {
-  const missing = subtractRanges(map.ranges, segmentRanges(parsed.segments));
+  const missing = subtractRanges(map.ranges, segmentRuns(parsed.segments));
   parsed.notes.push(
     `RAM ranges from ${map.origin} replace the image's own ${parsed.ranges.length}` +
       (missing.length ? `; ${totalLength(missing)} bytes of them are not in the image and read as zeros` : ''),

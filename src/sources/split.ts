@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import { hex, InputError } from '../errors';
 import { ConcatSource } from '../io/concat-source';
 import { FileSource } from '../io/file-source';
-import { formatRange, mergeAdjacent } from '../maps/ranges';
-import { RamRange, Segment, segmentRanges } from '../types';
+import { formatRange } from '../maps/ranges';
+import { RamRange, Segment, segmentRuns } from '../types';
 
 /**
  * A split RAM dump: FILE@ADDR[,FILE@ADDR...], each file the raw bytes of
@@ -66,7 +66,7 @@ export function openSplit(parts: SplitPart[]): SplitImage {
     }
     const image = new ConcatSource(opened, sorted.map((p) => `${p.file}@${hex(p.address)}`).join(','));
     const segments = sorted.map((p, i) => ({ phys: p.address, length: opened[i].size, offset: image.offsets[i] }));
-    const ranges = mergeAdjacent(segmentRanges(segments));
+    const ranges = segmentRuns(segments);
     const notes = [`split RAM dump: ${sorted.length} files at their addresses (${sorted.map((p, i) => `${p.file} ${formatRange(span(i))}`).join(', ')})`];
     const joined = segments.length - ranges.length;
     if (joined > 0) notes.push(`${joined} file${joined === 1 ? ' continues' : 's continue'} the one before: ${ranges.length} RAM ranges`);
