@@ -132,7 +132,7 @@ export async function indexRecordStream(
       fail(`truncated AVML record at file offset ${hex(pos)}: the Snappy stream ends at the end of the file after ${done} of ${length} bytes`);
     }
     // The record's trailer (the stream's length) where a chunk should be: the stream stopped short of its data.
-    if (c.length >= AVML_TRAILER_SIZE && c.readBigUInt64LE(0) === BigInt(chunkAt - pos - AVML_HEADER_SIZE)) {
+    if (sawStreamId && c.length >= AVML_TRAILER_SIZE && c.readBigUInt64LE(0) === BigInt(chunkAt - pos - AVML_HEADER_SIZE)) {
       const block = `AVML block at file offset ${hex(pos)} (${hex(start)}-${hex(start + length - 1)})`;
       const where = `its Snappy stream ends at its trailer (file offset ${hex(chunkAt)})`;
       fail(done === 0 ? `${block} has no data: ${where} before any data chunk` : `${block} is incomplete: ${where} after ${done} of its ${length} bytes`);
