@@ -14,12 +14,15 @@
  *
  * Options: --gib N (RAM of the bench machine, default 2), --repeat N
  * (default 3), --only GROUP[,GROUP] (sequential, hole, random, mount,
- * export, extra), --fresh (rebuild the cached bench machine).
+ * export, extra, scale), --fresh (rebuild the cached bench machine),
+ * --scale-ranges N (RAM ranges of the scale rows' images, default 1,000,000;
+ * bench/scale.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NATIVE_TUNING } from '../src/fuse/native-mount';
+import { scaleBench } from './scale';
 import { iomemText, Range, rangeLength, writeMachine } from '../test/helpers/machine';
 import {
   BenchContext,
@@ -54,6 +57,7 @@ interface Args {
   repeat: number;
   only: Set<string> | null;
   fresh: boolean;
+  scaleRanges: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -67,6 +71,7 @@ function parseArgs(argv: string[]): Args {
     repeat: Number(value('--repeat') ?? 3),
     only: only ? new Set(only.split(',')) : null,
     fresh: argv.includes('--fresh'),
+    scaleRanges: Number(value('--scale-ranges') ?? 1_000_000),
   };
 }
 
@@ -509,14 +514,15 @@ export function markdownTable(rows: readonly BenchRow[]): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
-  const machine = benchMachine(args.gib, args.fresh, log);
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-'));
-  const ctx: BenchContext = { dir: scratch, machine, repeat: args.repeat, log };
   const want = (g: string) => !args.only || args.only.has(g);
+  // The scale rows need neither the bench machine nor the C passthrough: `--only scale` builds neither.
+  const machine = ['sequential', 'hole', 'random', 'mount', 'export', 'extra'].some(want) ? benchMachine(args.gib, args.fresh, log) : undefined;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-'));
+  const ctx = { dir: scratch, machine, repeat: args.repeat, log } as BenchContext;
   const rss = new RssWatch();
   const rows: BenchRow[] = [];
   try {
-    const c = await buildCPassthrough();
+    const c = machine ? await buildCPassthrough() : '';
     if (want('sequential')) rows.push(...(await sequential(ctx, scratch, rss, c)));
     if (want('hole')) rows.push(...(await hole(ctx, scratch, rss)));
     if (want('random')) rows.push(...(await random(ctx, scratch, rss, c)));
@@ -542,6 +548,7 @@ async function main(): Promise<void> {
     if (want('mount')) rows.push(...(await mountTime(ctx, scratch)));
     if (want('export')) rows.push(...(await exportVsCp(ctx, scratch)));
     if (want('extra')) rows.push(...(await extras(ctx)));
+    if (want('scale')) rows.push(...(await scaleBench({ ranges: args.scaleRanges, repeat: args.repeat, dir: scratch, log })));
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -557,7 +564,7 @@ async function main(): Promise<void> {
       node: process.version,
       loadavg: os.loadavg(),
     },
-    machine: { ramBytes: machine.ramBytes, paddedSize: machine.paddedSize, ranges: machine.ranges },
+    machine: machine && { ramBytes: machine.ramBytes, paddedSize: machine.paddedSize, ranges: machine.ranges },
     repeat: args.repeat,
     rows,
   };

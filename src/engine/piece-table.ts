@@ -98,10 +98,14 @@ export class PieceTableBuilder {
     return this.blob;
   }
 
-  /** The table; the builder must not be used afterwards. Arrays are trimmed to their rows (spare capacity is not kept alive). */
+  /**
+   * The table; the builder must not be used afterwards. Arrays that are
+   * mostly full are handed out as views of themselves (a copy of hundreds of
+   * MB costs more than their spare quarter), others are trimmed.
+   */
   build(): PieceTable {
     const n = this.n;
-    const fit = <T extends Float64Array | Uint8Array>(a: T): T => (a.length === n ? a : (a.slice(0, n) as T));
+    const fit = <T extends Float64Array | Uint8Array>(a: T): T => (a.length === n ? a : ((4 * n >= 3 * a.length ? a.subarray(0, n) : a.slice(0, n)) as T));
     return {
       size: this.at,
       starts: fit(this.starts),
@@ -135,9 +139,15 @@ export class PieceTableBuilder {
   }
 }
 
-/** A file of one run of bytes (a text, a small header). */
-export function bytesTable(data: Uint8Array): PieceTable {
-  const out = new PieceTableBuilder(1, data.length);
-  out.bytes(data);
-  return out.build();
+/** A file of one run of bytes (a text): `data` itself, not a copy (iomem.txt of a million ranges is 32 MB). */
+export function bytesTable(data: Buffer): PieceTable {
+  const n = data.length > 0 ? 1 : 0;
+  return {
+    size: data.length,
+    starts: new Float64Array(n),
+    lengths: Float64Array.from({ length: n }, () => data.length),
+    kinds: new Uint8Array(n).fill(PIECE_BYTES),
+    offsets: new Float64Array(n),
+    bytes: data,
+  };
 }

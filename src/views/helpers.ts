@@ -122,14 +122,14 @@ export function memprocfsMemmap(source: Source): { text: Buffer; notes: string[]
   return { text: lines.toBuffer(), notes };
 }
 
-/** leechcore.lime, memprocfs.memmap (when the source is a plain file), crash.args and ranges/*.bin. */
-export function helperViews(source: Source): ViewSpec[] {
+/** leechcore.lime, memprocfs.memmap (when the source is a plain file), crash.args and ranges/*.bin; `limeTable`: memory.lime's. */
+export function helperViews(source: Source, limeTable?: PieceTable): ViewSpec[] {
   const text = (s: string) => bytesTable(Buffer.from(s, 'latin1'));
   const specs: ViewSpec[] = [
     {
       name: VIEW.leechcore,
       description: 'LiME with ranges widened to whole pages (LeechCore/MemProcFS)',
-      table: pageRoundedLimeTable(source.segments, source.ranges),
+      table: pageRoundedLimeTable(source.segments, source.ranges, limeTable),
     },
   ];
   const memmap = memprocfsMemmap(source);

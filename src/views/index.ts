@@ -34,13 +34,14 @@ export function buildViews(source: Source, kernel?: KernelHarvest): View[] {
     file: new VirtualFile(table, bytes),
     ...(notes && notes.length > 0 ? { notes } : {}),
   });
+  const lime = limeTable(segments, ranges);
   const views: View[] = [
     make(VIEW.padded, 'padded image: file offset = physical address (Volatility, LiME format=padded)', paddedTable(segments, ranges)),
-    make(VIEW.lime, 'LiME v1: one header per RAM range (Volatility, LiME format=lime)', limeTable(segments, ranges)),
+    make(VIEW.lime, 'LiME v1: one header per RAM range (Volatility, LiME format=lime)', lime),
     ...coreViews(source, kernel).map((c) => make(c.name, c.description, c.table, c.notes)),
     make(VIEW.raw, 'RAM ranges concatenated, no map (LiME format=raw); pair with iomem.txt', rawTable(segments, ranges)),
     make(VIEW.iomem, 'the RAM map in /proc/iomem syntax', bytesTable(formatIomemBytes(ranges))),
-    ...helperViews(source).map((c) => make(c.name, c.description, c.table, c.notes)),
+    ...helperViews(source, lime).map((c) => make(c.name, c.description, c.table, c.notes)),
   ];
   views.push(
     make(

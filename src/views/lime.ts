@@ -18,8 +18,11 @@ export function limeTable(segments: readonly Segment[], ranges: readonly RamRang
 /**
  * leechcore.lime: LiME with every range widened to whole pages (start down,
  * end up to ...fff), because LeechCore rejects other headers; the added bytes
- * come from the source where it holds them, else zeros.
+ * come from the source where it holds them, else zeros. `exact`:
+ * memory.lime's table, when built.
  */
-export function pageRoundedLimeTable(segments: readonly Segment[], ranges: readonly RamRange[]): PieceTable {
-  return limeTable(segments, roundOutToPages(ranges));
+export function pageRoundedLimeTable(segments: readonly Segment[], ranges: readonly RamRange[], exact?: PieceTable): PieceTable {
+  const rounded = roundOutToPages(ranges);
+  // A map of whole pages apart: the same file as memory.lime, built once (32 MB of headers per million ranges).
+  return rounded === ranges && exact ? exact : limeTable(segments, rounded);
 }

@@ -12,9 +12,9 @@ export function rangeTable(segments: readonly Segment[], r: RamRange): PieceTabl
   return physicalTable(segments, r.start, rangeEnd(r));
 }
 
-/** Rows a view of `ranges` over `segments` needs about: a row per segment and one or two per range. */
+/** Rows a view of `ranges` over `segments` needs when the segments cover the ranges (the usual source): a row per segment, one per range. */
 export function rowsHint(segments: readonly Segment[], ranges: readonly RamRange[]): number {
-  return segments.length + 2 * ranges.length + 4;
+  return segments.length + ranges.length + 4;
 }
 
 /** Physical [0, end of last range): RAM from the source, zeros in every hole. */
@@ -29,7 +29,7 @@ export function paddedTable(segments: readonly Segment[], ranges: readonly RamRa
 
 /** The RAM ranges concatenated, nothing between them (what LiME format=raw writes). */
 export function rawTable(segments: readonly Segment[], ranges: readonly RamRange[]): PieceTable {
-  const out = new PieceTableBuilder(rowsHint(segments, ranges), 16);
+  const out = new PieceTableBuilder(segments.length + 4, 16);
   for (const r of ranges) appendRange(out, segments, r);
   return out.build();
 }
