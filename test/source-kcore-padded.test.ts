@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memview, run, tempDir } from './helpers/cli';
+import { memview, run, startMount, tempDir } from './helpers/cli';
 import { expectedPadded, iomemText, ramBytes, Range, rangeLength, writeChunks } from './helpers/machine';
 import { kernelMachine, kernelPhysical, vmcoreinfoNoteBytes } from './helpers/kernel';
-import { saltedRam, writeKcoreFile } from './helpers/source-writers';
+import { KCORE_LA57, saltedRam, writeKcoreFile } from './helpers/source-writers';
 import { expectSameBytes, open } from './support/views';
 
 const tmp = tempDir('memview-kcore-');
@@ -20,21 +20,23 @@ const RANGES: Range[] = [
 ];
 const TiB = 2 ** 40;
 
+/** What kcore can serve of range `r`: RAM bytes inside its page-granular runs, zeros in the partial pages it has not. */
+function kcoreServed(ramRuns: Range[], r: Range): Buffer {
+  const out = Buffer.alloc(rangeLength(r));
+  for (const run of ramRuns) {
+    const from = Math.max(r.start, run.start);
+    const to = Math.min(r.end, run.end);
+    if (from <= to) ramBytes(from, to - from + 1, SALT).copy(out, from - r.start);
+  }
+  return out;
+}
+
 describe('kcore-layout source (--format kcore --map iomem)', () => {
   const kcore = writeKcoreFile(path.join(tmp, 'kcore'), RANGES, saltedRam(SALT));
   const iomem = path.join(tmp, 'iomem');
   fs.writeFileSync(iomem, iomemText(RANGES));
 
-  /** What kcore can serve: RAM bytes inside its page-granular runs, zeros in the partial pages it has not. */
-  function expectedRange(r: Range): Buffer {
-    const out = Buffer.alloc(rangeLength(r));
-    for (const run of kcore.ramRuns) {
-      const from = Math.max(r.start, run.start);
-      const to = Math.min(r.end, run.end);
-      if (from <= to) ramBytes(from, to - from + 1, SALT).copy(out, from - r.start);
-    }
-    return out;
-  }
+  const expectedRange = (r: Range) => kcoreServed(kcore.ramRuns, r);
 
   it('is a sparse multi-TiB file with the kcore headers and notes (readelf agrees)', async () => {
     const st = fs.statSync(kcore.file);
@@ -91,6 +93,51 @@ describe('kcore-layout source (--format kcore --map iomem)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/format\s+kcore \(ELF core with a CORE\/NT_TASKSTRUCT note: the \/proc\/kcore layout\)/);
     expect(r.stdout).toMatch(/map\s+.*iomem, matched to kcore PT_LOADs: 4 RAM ranges/);
+  });
+});
+
+// tmpfs holds sparse files up to 2^63 bytes; ext4 stops at 16 TiB.
+const SHM = '/dev/shm';
+const tmpfs = fs.existsSync(SHM) && fs.readFileSync('/proc/self/mounts', 'utf8').includes(` ${SHM} tmpfs `);
+
+describe.skipIf(!tmpfs)('kcore under 5-level paging: RAM p_offsets past 2^53 (a sparse file on tmpfs)', () => {
+  const dir = fs.mkdtempSync(path.join(SHM, 'memview-la57-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const kcore = writeKcoreFile(path.join(dir, 'kcore'), RANGES, saltedRam(SALT), 0x1000000, 'OSRELEASE=6.1.0-test\nPAGESIZE=4096\n', KCORE_LA57);
+  const iomem = path.join(dir, 'iomem');
+  fs.writeFileSync(iomem, iomemText(RANGES));
+  const expected = () => Buffer.concat(RANGES.map((r) => kcoreServed(kcore.ramRuns, r)));
+
+  it('the file is what a 5-level guest had (readelf agrees): RAM past 2^53, the kernel text near 2^56', async () => {
+    expect(BigInt(kcore.size)).toBeGreaterThan(1n << 55n);
+    const r = await run('readelf', ['-l', '-W', kcore.file]);
+    expect(r.code).toBe(0);
+    const offsets = [...r.stdout.matchAll(/^\s+LOAD\s+0x([0-9a-f]+)/gm)].map((m) => BigInt('0x' + m[1]));
+    expect(offsets.filter((o) => o > BigInt(Number.MAX_SAFE_INTEGER))).toHaveLength(offsets.length);
+  });
+
+  it('serves every System RAM byte, read with 64-bit offsets; the text alias is noted, not read', async () => {
+    const src = await open(kcore.file, { map: iomem });
+    try {
+      expect(src.source.format).toBe('kcore');
+      const notes = src.source.notes.join('\n');
+      expect(notes).toMatch(/RAM segments' data starts at file offset 0x2f3c4e0000[0-9a-f]{4}, past 2\^53 \(5-level paging\): read with 64-bit offsets/);
+      expect(notes).toMatch(/PT_LOAD #1 \(p_paddr 0x1000000\): kernel image at p_offset 0xeeffff81\w+, past 2\^53: not read/);
+      expectSameBytes(await src.read('raw.bin'), [expected()], 'raw.bin');
+    } finally {
+      src.close();
+    }
+  });
+
+  it('through a FUSE mount (read by cmp in a child process)', async () => {
+    const ref = path.join(dir, 'raw.ref');
+    fs.writeFileSync(ref, expected());
+    const m = await startMount(kcore.file, path.join(dir, 'mnt'), ['--map', iomem, '--vmcoreinfo', 'off']);
+    try {
+      expect(await run('cmp', [path.join(m.dir, 'raw.bin'), ref])).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      await m.stop();
+    }
   });
 });
 

@@ -130,10 +130,12 @@ function nodesOf(served: readonly ServedFile[]): { nodes: NativeNode[]; sources:
 /**
  * The descriptor the addon preads (and splices) for source pieces: by the
  * ByteSource contract, `fd` is there only when the source's bytes at
- * position p are that file's bytes at offset p (a local image read in place).
+ * position p are that file's bytes at offset p (a local image read in place),
+ * and not for a source whose preads must not overlap (they go through JS, where
+ * FileSource's synchronous pread serialises them).
  */
 function directFd(source: ByteSource | null): number {
-  return typeof source?.fd === 'number' ? source.fd : -1;
+  return typeof source?.fd === 'number' && !source.oneReadAtATime ? source.fd : -1;
 }
 
 /** Node's path for messages: `ranges/0x1000.bin`. */

@@ -15,6 +15,12 @@ export interface ByteSource {
   read(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number>;
   /** A local file's descriptor, for a reader that can pread it itself (the native read path). */
   readonly fd?: number;
+  /**
+   * Concurrent preads of `fd` can mix their bytes: the kernel's /proc/kcore
+   * copies each page through one bounce buffer per open file. The native read
+   * path then reads through read(), one call at a time.
+   */
+  readonly oneReadAtATime?: boolean;
   close(): void;
 }
 

@@ -24,6 +24,7 @@ export class FileSource implements ByteSource {
     readonly path: string,
     readonly fd: number,
     stat: fs.Stats,
+    readonly oneReadAtATime: boolean,
   ) {
     this.size = stat.size;
     this.mtime = stat.mtime;
@@ -31,10 +32,11 @@ export class FileSource implements ByteSource {
     this.label = path;
   }
 
-  static open(path: string): FileSource {
+  /** `oneReadAtATime`: see ByteSource (the live /proc/kcore). */
+  static open(path: string, { oneReadAtATime = false } = {}): FileSource {
     // A pipe has no size and cannot be read at offsets; a device reports size 0.
     const { fd, stat } = openRegularInput(path, 'an image file', 'memview reads images at offsets: save it to a file first');
-    return new FileSource(path, fd, stat);
+    return new FileSource(path, fd, stat, oneReadAtATime);
   }
 
   read(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
@@ -43,6 +45,29 @@ export class FileSource implements ByteSource {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * The file's bytes from offset `base` on, as a source of their own, read
+   * with 64-bit positions: /proc/kcore under 5-level paging puts RAM past
+   * 2^53, where a Number cannot name every byte. No `fd`: its positions are
+   * not the file's. Closing it leaves the file open.
+   */
+  from(base: bigint): ByteSource {
+    const size = Number(fs.fstatSync(this.fd, { bigint: true }).size - base);
+    return {
+      size,
+      label: this.label,
+      oneReadAtATime: this.oneReadAtATime,
+      read: (target, targetOffset, length, position) => {
+        try {
+          return Promise.resolve(preadFully(this.fd, target, targetOffset, Math.max(0, Math.min(length, size - position)), base + BigInt(position)));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      close: () => undefined,
+    };
   }
 
   /** Where the file holds data (sparse-file holes left out), or null when that cannot be asked. */

@@ -126,7 +126,7 @@ interface LoadFields {
 }
 
 /** A PT_LOAD's fields checked one by one, each failure named: for a header with a field at or past 2^53 or one that does not fit. */
-function checkedLoad(image: ByteSource, p: ElfPhdr, fail: (msg: string) => never): LoadFields {
+function checkedLoad(image: ByteSource, p: ElfPhdr, fail: (msg: string) => never, offsetBase = 0n): LoadFields {
   const what = `PT_LOAD #${p.index} (p_paddr 0x${p.paddr.toString(16)})`;
   if (p.filesz > p.memsz) fail(`${what}: p_filesz 0x${p.filesz.toString(16)} exceeds p_memsz 0x${p.memsz.toString(16)}`);
   const end = p.paddr + p.memsz;
@@ -139,7 +139,8 @@ function checkedLoad(image: ByteSource, p: ElfPhdr, fail: (msg: string) => never
   const filesz = Number(p.filesz);
   let offset = 0;
   if (filesz > 0) {
-    offset = checkedNumber(p.offset, `${what} p_offset`, fail);
+    if (p.offset < offsetBase) fail(`${what} p_offset 0x${p.offset.toString(16)} lies before the other RAM segments' data`);
+    offset = checkedNumber(p.offset - offsetBase, `${what} p_offset`, fail);
     if (offset + filesz > image.size) {
       fail(`${what} has data at file offset ${hex(offset)}-${hex(offset + filesz - 1)}, past the end of the file (${hex(image.size)} bytes)`);
     }
@@ -163,13 +164,41 @@ const isNoPaddr = (b: Buffer, at: number) => b.readUInt32LE(at) === 0xffffffff &
 /** p_vaddr at or above x86-64 __START_KERNEL_map (0xffffffff80000000): the kernel image, an alias of RAM. */
 const isTextAlias = (b: Buffer, at: number) => b.readUInt32LE(at + 4) === 0xffffffff && b.readUInt32LE(at) >= 0x80000000;
 
+/** The p_offset of a PT_LOAD with data in RAM (not p_paddr -1, not the kernel-image alias), or null. */
+function ramDataOffset(table: Buffer, at: number): bigint | null {
+  if (table.readUInt32LE(at + P_TYPE) !== PT_LOAD || isNoPaddr(table, at + P_PADDR) || isTextAlias(table, at + P_VADDR)) return null;
+  return isZeroU64(table, at + P_FILESZ) ? null : table.readBigUInt64LE(at + P_OFFSET);
+}
+
+/**
+ * Where the RAM (direct-map) PT_LOADs' data starts when it lies past 2^53:
+ * /proc/kcore under 5-level paging (its offsets follow the KASLR base of the
+ * direct map). Their offsets are then taken relative to it (FileSource.from);
+ * 0 when every offset is a safe Number.
+ */
+export function ramOffsetBase(core: ElfCore): bigint {
+  let lowest: bigint | undefined;
+  let end = 0n;
+  for (let i = 0; i < core.phnum; i++) {
+    const at = i * core.phentsize;
+    const offset = ramDataOffset(core.table, at);
+    if (offset === null) continue;
+    const last = offset + core.table.readBigUInt64LE(at + P_FILESZ);
+    if (lowest === undefined || offset < lowest) lowest = offset;
+    if (last > end) end = last;
+  }
+  if (lowest === undefined || end <= BigInt(Number.MAX_SAFE_INTEGER)) return 0n;
+  return lowest & ~0xfffn;
+}
+
 /**
  * PT_LOAD segments by physical address, disjoint and sorted: p_paddr (u64)-1
  * is skipped, a p_filesz < p_memsz tail reads as zeros, and where segments
  * overlap, RAM wins over kernel-image aliases, then the earlier header wins.
- * One pass over the table's bytes: no object per header.
+ * One pass over the table's bytes: no object per header. Offsets are `image`
+ * offsets: p_offset less `offsetBase` (ramOffsetBase).
  */
-export function physicalSegments(image: ByteSource, core: ElfCore): { segments: Segment[]; notes: string[] } {
+export function physicalSegments(image: ByteSource, core: ElfCore, offsetBase = 0n): { segments: Segment[]; notes: string[] } {
   const fail = (msg: string): never => {
     throw new InputError(`${image.label}: ${msg}`);
   };
@@ -199,8 +228,19 @@ export function physicalSegments(image: ByteSource, core: ElfCore): { segments: 
   const zeroTails = new ListedNotes('PT_LOADs with p_filesz < p_memsz');
   for (const i of physical) {
     const at = i * phentsize;
-    const f = plainLoad(table, at, image.size) ?? checkedLoad(image, phdrAt(core, i), fail);
     const alias = isTextAlias(table, at + P_VADDR);
+    if (alias && !isZeroU64(table, at + P_FILESZ)) {
+      // /proc/kcore under 5-level paging: the kernel image's offset is its vaddr less the direct map's base, past 2^53.
+      // It only aliases RAM that the direct-map segments serve.
+      const fileOffset = table.readBigUInt64LE(at + P_OFFSET) - offsetBase;
+      if (fileOffset < 0n || fileOffset > BigInt(Number.MAX_SAFE_INTEGER)) {
+        notes.push(
+          `PT_LOAD #${i} (p_paddr ${hex(u64Number(table, at + P_PADDR))}): kernel image at p_offset 0x${table.readBigUInt64LE(at + P_OFFSET).toString(16)}, past 2^53: not read (an alias of RAM the other segments serve)`,
+        );
+        continue;
+      }
+    }
+    const f = (offsetBase === 0n ? plainLoad(table, at, image.size) : null) ?? checkedLoad(image, phdrAt(core, i), fail, offsetBase);
     const into = alias ? aliases : ram;
     const owner = alias ? aliasOwner : ramOwner;
     if (f.filesz > 0) {

@@ -3,7 +3,7 @@ import { formatRange, subtractRanges } from '../maps/ranges';
 import { FileSource } from '../io/file-source';
 import { segmentRuns } from '../types';
 import { ByteSource } from '../io/byte-source';
-import { describeNotes, ElfCore, ownVmcoreinfo, physicalSegments, readElfCore } from './elf';
+import { describeNotes, ElfCore, ownVmcoreinfo, physicalSegments, ramOffsetBase, readElfCore } from './elf';
 import { LIVE_KCORE } from './detect';
 import type { MapInput, ParsedImage } from './parsed';
 
@@ -17,12 +17,16 @@ import type { MapInput, ParsedImage } from './parsed';
  */
 export async function parseKcore(image: ByteSource, map: MapInput | undefined, known?: ElfCore): Promise<ParsedImage> {
   const core = known ?? (await readElfCore(image));
-  const { segments, notes } = physicalSegments(image, core);
+  const base = ramOffsetBase(core);
+  const bytes = base === 0n ? image : fromOffset(image, base);
+  const { segments, notes } = physicalSegments(bytes, core, base);
+  if (base !== 0n) notes.push(`RAM segments' data starts at file offset 0x${base.toString(16)}, past 2^53 (5-level paging): read with 64-bit offsets`);
   const own = segmentRuns(segments);
   if (!map) {
     return {
       ranges: own,
       segments,
+      bytes,
       vmcoreinfo: ownVmcoreinfo(image, core),
       mapOrigin: `kcore PT_LOAD p_paddr (no iomem map: page-granular RAM runs)`,
       notes: [...describeNotes(core.notes), ...notes],
@@ -33,16 +37,26 @@ export async function parseKcore(image: ByteSource, map: MapInput | undefined, k
   return {
     ranges: map.ranges,
     segments,
+    bytes,
     vmcoreinfo: ownVmcoreinfo(image, core),
     mapOrigin: `${map.origin}, matched to kcore PT_LOADs`,
     notes: [...describeNotes(core.notes), ...notes],
   };
 }
 
+/** The kcore file's bytes from `base` on (only a local file can be read past 2^53). */
+function fromOffset(image: ByteSource, base: bigint): ByteSource {
+  if (!(image instanceof FileSource)) {
+    throw new InputError(`${image.label}: RAM segments at file offset 0x${base.toString(16)}, past 2^53: readable in a local file only`);
+  }
+  return image.from(base);
+}
+
 /** Opens the running kernel's /proc/kcore; a refusal says what it takes. */
 export function openLiveKcore(): FileSource {
   try {
-    return FileSource.open(LIVE_KCORE);
+    // Linux copies each kcore page through one buffer per open file: two preads at once can swap pages.
+    return FileSource.open(LIVE_KCORE, { oneReadAtATime: true });
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     throw new InputError(

@@ -3,7 +3,7 @@
  * from shared/reference/formats.md (LiME module, QEMU dump-guest-memory,
  * /proc/kcore). Nothing here imports from src/.
  */
-import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { Chunk, Range, ramBytes, rangeLength } from './machine';
 
 const PAGE = 4096;
@@ -192,6 +192,14 @@ export function elfCoreImage(
 export const KCORE_PAGE_OFFSET = 0xfffff80000000000n;
 export const KCORE_TEXT_VADDR = 0xffffffff81000000n;
 
+/**
+ * A 5-level-paging layout as a real guest had it: PAGE_OFFSET (offset 0 of the
+ * file's data) is 0xff11000000000000 and KASLR put the direct map
+ * 0x2f3c4e00000000 above it, so RAM's p_offsets pass 2^53 and the kernel
+ * text's is near 2^56. Only tmpfs holds such a (sparse) file.
+ */
+export const KCORE_LA57 = { pageOffset: 0xff11000000000000n, directMap: 0xff11000000000000n + 0x2f3c4e00000000n };
+
 export interface KcoreFile {
   file: string;
   size: number;
@@ -214,6 +222,7 @@ export function writeKcoreFile(
   textPhys = 0x1000000,
   /** The kernel's VMCOREINFO text in PT_NOTE; null: none (kernels before 4.19). */
   vmcoreinfo: string | null = 'OSRELEASE=6.1.0-test\nPAGESIZE=4096\n',
+  layout: { pageOffset: bigint; directMap: bigint } = { pageOffset: KCORE_PAGE_OFFSET, directMap: KCORE_PAGE_OFFSET },
 ): KcoreFile {
   const mem = memoryOf(memory);
   const ramRuns: Range[] = [];
@@ -226,9 +235,9 @@ export function writeKcoreFile(
   const big = (n: number) => BigInt(n);
   const entries: { vaddr: bigint; paddr: bigint; size: number; fill?: Buffer }[] = [
     { vaddr: KCORE_TEXT_VADDR, paddr: big(textPhys), size: textSize, fill: Buffer.alloc(textSize, 0xee) },
-    { vaddr: KCORE_PAGE_OFFSET + 0x40000000000n, paddr: NO_PADDR, size: 0x100000 },
-    ...ramRuns.map((r) => ({ vaddr: KCORE_PAGE_OFFSET + big(r.start), paddr: big(r.start), size: rangeLength(r) })),
-    { vaddr: KCORE_PAGE_OFFSET + 0x60000000000n, paddr: NO_PADDR, size: 0x200000 },
+    { vaddr: layout.directMap + 0x40000000000n, paddr: NO_PADDR, size: 0x100000 },
+    ...ramRuns.map((r) => ({ vaddr: layout.directMap + big(r.start), paddr: big(r.start), size: rangeLength(r) })),
+    { vaddr: layout.directMap + 0x60000000000n, paddr: NO_PADDR, size: 0x200000 },
   ];
   const notes = noteBytes([
     { name: 'CORE', type: 1, desc: Buffer.alloc(336) },
@@ -239,22 +248,45 @@ export function writeKcoreFile(
   const phnum = 1 + entries.length;
   const notesAt = 64 + phnum * 56;
   const dataOffset = Math.ceil((notesAt + notes.length) / PAGE) * PAGE;
-  const offsetOf = (vaddr: bigint) => vaddr - KCORE_PAGE_OFFSET + big(dataOffset);
+  const offsetOf = (vaddr: bigint) => vaddr - layout.pageOffset + big(dataOffset);
   const phdrs = [phdr(4, 0, big(notesAt), 0n, 0n, notes.length, 0, 0)];
   for (const e of entries) phdrs.push(phdr(1, 7, offsetOf(e.vaddr), e.vaddr, e.paddr, e.size, e.size, PAGE));
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, Buffer.concat([ehdr({ phoff: 64, phnum, ehsize: 64 }), ...phdrs, notes]), 0, undefined, 0);
-    let size = 0;
-    for (const e of entries) {
-      const off = Number(offsetOf(e.vaddr));
-      if (e.fill) fs.writeSync(fd, e.fill, 0, e.fill.length, off);
-      else if (e.paddr !== NO_PADDR) fs.writeSync(fd, mem(Number(e.paddr), e.size), 0, e.size, off);
-      size = Math.max(size, off + e.size);
-    }
-    fs.ftruncateSync(fd, size);
-    return { file, size, ramRuns };
-  } finally {
-    fs.closeSync(fd);
+  const blocks: { at: bigint; bytes: Buffer }[] = [{ at: 0n, bytes: Buffer.concat([ehdr({ phoff: 64, phnum, ehsize: 64 }), ...phdrs, notes]) }];
+  let end = 0n;
+  for (const e of entries) {
+    const bytes = e.fill ?? (e.paddr !== NO_PADDR ? mem(Number(e.paddr), e.size) : null);
+    if (bytes) blocks.push({ at: offsetOf(e.vaddr), bytes });
+    if (offsetOf(e.vaddr) + big(e.size) > end) end = offsetOf(e.vaddr) + big(e.size);
   }
+  writeSparse64(file, blocks, end);
+  return { file, size: Number(end), ramRuns };
+}
+
+/**
+ * Writes `blocks` at 64-bit offsets into a sparse file of `size` bytes.
+ * Node's write takes no position past 2^53 (a bigint one is silently
+ * ignored), so python3's os.pwrite does it.
+ */
+export function writeSparse64(file: string, blocks: { at: bigint; bytes: Buffer }[], size: bigint): void {
+  const script = [
+    'import os, sys, struct',
+    'data = sys.stdin.buffer.read()',
+    'fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)',
+    'os.ftruncate(fd, int(sys.argv[2]))',
+    'i = 0',
+    'while i < len(data):',
+    '    at, n = struct.unpack_from("<QQ", data, i)',
+    '    os.pwrite(fd, data[i + 16:i + 16 + n], at)',
+    '    i += 16 + n',
+    'os.close(fd)',
+  ].join('\n');
+  const input = Buffer.concat(
+    blocks.flatMap(({ at, bytes }) => {
+      const head = Buffer.alloc(16);
+      head.writeBigUInt64LE(at, 0);
+      head.writeBigUInt64LE(BigInt(bytes.length), 8);
+      return [head, bytes];
+    }),
+  );
+  execFileSync('python3', ['-c', script, file, size.toString()], { input });
 }

@@ -49,17 +49,26 @@ function samePages(
   span: Span,
   a: (phys: number, n: number) => Buffer,
   b: (phys: number, n: number) => Buffer,
-): { pages: number; same: number; first?: string } {
+): { pages: number; same: number; first?: string; mostBytesDiffering: number } {
   let pages = 0;
   let same = 0;
   let first: string | undefined;
+  let mostBytesDiffering = 0;
   for (let p = span.start; p <= span.end; p += 4096) {
     const n = Math.min(4096, span.end + 1 - p);
     pages++;
-    if (a(p, n).equals(b(p, n))) same++;
-    else first ??= `0x${p.toString(16)}`;
+    const x = a(p, n);
+    const y = b(p, n);
+    if (x.equals(y)) {
+      same++;
+      continue;
+    }
+    first ??= `0x${p.toString(16)}`;
+    let differing = 0;
+    for (let i = 0; i < n; i++) if (x[i] !== y[i]) differing++;
+    mostBytesDiffering = Math.max(mostBytesDiffering, differing);
   }
-  return { pages, same, first };
+  return { pages, same, first, mostBytesDiffering };
 }
 
 for (const boot of boots(layoutsFromEnv())) {
@@ -188,7 +197,7 @@ for (const boot of boots(layoutsFromEnv())) {
 
       // Live kernel text is patched at run time (static keys, jump labels flip when modules such as
       // fuse load between memview's read and QEMU's later dump): seen 13 of 3586 pages differ in one run.
-      it("kernel code pages equal QEMU's dump (99% or more; run-time text patching aside)", () => {
+      it("kernel code pages equal QEMU's dump (99% or more, and no page more than patched: run-time text patching aside)", () => {
         const core = readCore(qemuElf);
         const raw = boot.file('kcore-raw.bin');
         const r = samePages(
@@ -198,6 +207,9 @@ for (const boot of boots(layoutsFromEnv())) {
         );
         expect(r.pages).toBeGreaterThan(100);
         expect(r.same / r.pages, `first differing page ${r.first}: ${r.same} of ${r.pages} the same`).toBeGreaterThanOrEqual(0.99);
+        // Text patching rewrites a few instructions in a page; a page of other bytes (~3,000 differing: the kernel's
+        // one kcore bounce buffer per open file, read by two threads at once) is a serving error.
+        expect(r.mostBytesDiffering, `first differing page ${r.first}`).toBeLessThanOrEqual(256);
       });
     });
   });

@@ -60,9 +60,7 @@ export const LAYOUTS: readonly Layout[] = [
     append: [],
     cpu: 'max',
     lime: ['lime', 'raw'],
-    // Under 5-level paging kcore's p_offsets pass 2^53 (the direct map and kernel text sit near the
-    // top of the 57-bit space); memview's byte sources take Number offsets: not served yet.
-    noKcore: 'kcore p_offset beyond 2^53 under 5-level paging',
+    // kcore's kernel-image PT_LOAD has a p_offset past 2^53 here (its vaddr less the direct map's base).
   },
 ];
 
