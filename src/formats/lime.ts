@@ -27,17 +27,25 @@ export function encodeLimeHeader(start: number, endInclusive: number): Buffer {
 }
 
 /**
- * The header at `target[at]` (views write a million of them into one buffer).
- * u64 fields as two u32 halves: exact for addresses below 2^53, no BigInt per field.
+ * The header at `target[at]` (views write a million of them into one buffer),
+ * byte by byte: exact for addresses below 2^53, no BigInt per field.
  */
 export function writeLimeHeader(target: Buffer, at: number, start: number, endInclusive: number): void {
-  target.writeUInt32LE(LIME_MAGIC, at + 0x00);
-  target.writeUInt32LE(LIME_VERSION, at + 0x04);
-  target.writeUInt32LE(start % 2 ** 32, at + 0x08);
-  target.writeUInt32LE(Math.floor(start / 2 ** 32), at + 0x0c);
-  target.writeUInt32LE(endInclusive % 2 ** 32, at + 0x10);
-  target.writeUInt32LE(Math.floor(endInclusive / 2 ** 32), at + 0x14);
-  target.fill(0, at + 0x18, at + LIME_HEADER_SIZE); // reserved
+  u32(target, at + 0x00, LIME_MAGIC);
+  u32(target, at + 0x04, LIME_VERSION);
+  u32(target, at + 0x08, start >>> 0);
+  u32(target, at + 0x0c, Math.floor(start / 2 ** 32));
+  u32(target, at + 0x10, endInclusive >>> 0);
+  u32(target, at + 0x14, Math.floor(endInclusive / 2 ** 32));
+  u32(target, at + 0x18, 0); // reserved
+  u32(target, at + 0x1c, 0);
+}
+
+function u32(b: Buffer, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = v >>> 24;
 }
 
 /** The fields of the header at `b[at]` (which must hold LIME_HEADER_SIZE bytes). */

@@ -1,4 +1,5 @@
-import { physicalTable } from '../engine/physical';
+import { appendPhysical, physicalTable } from '../engine/physical';
+import { PieceTableBuilder } from '../engine/piece-table';
 import { VirtualFile } from '../engine/virtual-file';
 import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
@@ -212,7 +213,15 @@ const WINDOW = 256 * MiB;
 /** The parts of `ranges` inside [start, end). */
 function clip(ranges: readonly RamRange[], start: number, end: number): RamRange[] {
   const out: RamRange[] = [];
-  for (const r of ranges) {
+  let lo = 0; // the first range ending after `start` (ranges are sorted)
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rangeEnd(ranges[mid]) <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < ranges.length && ranges[i].start < end; i++) {
+    const r = ranges[i];
     const from = Math.max(start, r.start);
     const to = Math.min(end, rangeEnd(r));
     if (from < to) out.push({ start: from, length: to - from });
@@ -251,50 +260,72 @@ export function likelyWindows(ranges: readonly RamRange[]): RamRange[] {
 /**
  * Searches the given parts of RAM for the note's fixed bytes (name +
  * "OSRELEASE=") with the one byte search (search/needle-search.ts: large
- * chunks, SIMD). Each part is read a needle's length past its end (within its
- * RAM range) so no hit straddling a boundary is missed. Each hit is read
- * again whole and checked. Returns true when `first` mode found a copy
- * consistent with the image. `scannedBytes` counts whole CHUNKs up to the
- * one that held the hit, as info.json reports it.
+ * chunks, SIMD), in one pass over all parts laid back to back (a map of a
+ * million ranges gives as many parts). Each part is read a needle's length
+ * past its end (within its RAM range) so no hit straddling a boundary is
+ * missed; a match running past its part's bytes (into the next part's) is
+ * none. Each hit is read again whole and checked. Returns true when `first`
+ * mode found a copy consistent with the image. `scannedBytes` counts, per
+ * part, whole CHUNKs up to the one that held the hit, as info.json reports it.
  */
 async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHarvest, seen: Set<number>): Promise<boolean> {
+  if (parts.length === 0) return false;
   const overlap = VMCOREINFO_NEEDLE.length - 1;
-  let found = false;
-  for (const part of parts) {
+  // at[k]: where part k's bytes start back to back; before[k]: RAM bytes of the parts before it.
+  const at = new Float64Array(parts.length + 1);
+  const before = new Float64Array(parts.length + 1);
+  const all = new PieceTableBuilder(2 * parts.length + 4, 16);
+  parts.forEach((part, k) => {
     const range = rangeHolding(src.ranges, part.start)!;
-    const readEnd = Math.min(rangeEnd(range), rangeEnd(part) + overlap);
-    const ram = new VirtualFile(physicalTable(src.segments, part.start, readEnd), src.bytes).asByteSource(src.bytes.label);
-    const before = h.scannedBytes;
-    const scannedTo = (offset: number) => {
-      h.scannedBytes = Math.max(h.scannedBytes, before + Math.min(part.length, (Math.floor(offset / CHUNK) + 1) * CHUNK));
-    };
-    await searchChunks(ram, [VMCOREINFO_NEEDLE], { chunkSize: CHUNK + overlap }, async ([hits], chunkStart) => {
-      scannedTo(chunkStart);
-      for (const hit of hits) {
-        scannedTo(hit);
-        const phys = part.start + hit - VMCOREINFO_NEEDLE_OFFSET;
-        if (seen.has(phys)) continue;
-        seen.add(phys);
-        const raw = await readPhysical(src, phys, MAX_NOTE);
-        const note = parseVmcoreinfoNoteAt(raw, 0, phys);
-        if (!note) {
-          h.rejected.push({ phys, reason: diagnose(raw) });
-          continue;
-        }
-        const c = await checkCandidate(src, phys, note, raw.readUInt32LE(4));
-        if (c.problems.some((p) => p.startsWith('truncated'))) {
-          h.rejected.push({ phys, reason: c.problems[0] });
-          continue;
-        }
-        h.candidates.push(c);
-        if (h.mode === 'first' && c.image) return (found = true);
+    at[k] = all.size;
+    before[k + 1] = before[k] + part.length;
+    appendPhysical(all, src.segments, part.start, Math.min(rangeEnd(range), rangeEnd(part) + overlap));
+  });
+  at[parts.length] = all.size;
+  const ram = new VirtualFile(all.build(), src.bytes).asByteSource(src.bytes.label);
+  const start = h.scannedBytes;
+  const partOf = (offset: number) => {
+    let lo = 0;
+    let hi = parts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (at[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const scannedTo = (k: number, within: number) => {
+    h.scannedBytes = Math.max(h.scannedBytes, start + before[k] + Math.min(parts[k].length, (Math.floor(within / CHUNK) + 1) * CHUNK));
+  };
+  let found = false;
+  await searchChunks(ram, [VMCOREINFO_NEEDLE], { chunkSize: CHUNK + overlap }, async ([hits], chunkStart) => {
+    const first = partOf(chunkStart);
+    scannedTo(first, chunkStart - at[first]);
+    for (const hit of hits) {
+      const k = partOf(hit);
+      if (hit + VMCOREINFO_NEEDLE.length > at[k + 1]) continue; // runs into the next part
+      scannedTo(k, hit - at[k]);
+      const phys = parts[k].start + (hit - at[k]) - VMCOREINFO_NEEDLE_OFFSET;
+      if (seen.has(phys)) continue;
+      seen.add(phys);
+      const raw = await readPhysical(src, phys, MAX_NOTE);
+      const note = parseVmcoreinfoNoteAt(raw, 0, phys);
+      if (!note) {
+        h.rejected.push({ phys, reason: diagnose(raw) });
+        continue;
       }
-      return false;
-    });
-    if (found) return true;
-    h.scannedBytes = before + part.length;
-  }
-  return false;
+      const c = await checkCandidate(src, phys, note, raw.readUInt32LE(4));
+      if (c.problems.some((p) => p.startsWith('truncated'))) {
+        h.rejected.push({ phys, reason: c.problems[0] });
+        continue;
+      }
+      h.candidates.push(c);
+      if (h.mode === 'first' && c.image) return (found = true);
+    }
+    return false;
+  });
+  if (!found) h.scannedBytes = start + before[parts.length];
+  return found;
 }
 
 /**

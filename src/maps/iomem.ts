@@ -120,7 +120,7 @@ export function iomemSpan(r: RamRange): string {
 
 /** RAM ranges -> iomem syntax (the same text /proc/iomem would show for them), as bytes. */
 export function formatIomemBytes(ranges: readonly RamRange[]): Buffer {
-  const out = new TextBytes(ranges.length * 32);
+  const out = new TextBytes(ranges.length * 40);
   for (const r of ranges)
     out
       .hex(r.start, 8)

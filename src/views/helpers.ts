@@ -71,7 +71,7 @@ export function crashArgsTooLong(ranges: readonly RamRange[]): string | undefine
 export function memprocfsMemmap(source: Source): { text: Buffer; notes: string[] } | null {
   if (!readsInPlace(source)) return null;
   const { segments } = source;
-  const lines = new TextBytes(source.ranges.length * 40);
+  const lines = new TextBytes(source.ranges.length * 48);
   let dropped = 0;
   // The current run of RAM that is contiguous in the file too: physical `phys`, `length` bytes at file `offset`.
   let phys = 0;
