@@ -1,6 +1,7 @@
 import { hex } from '../errors';
 import { chunkCrc, CHUNK_COMPRESSED, CHUNK_CRC_SIZE, CHUNK_HEADER_SIZE, CHUNK_UNCOMPRESSED, decodeChunkHeader, snappyLength } from '../formats/snappy-framing';
 import { snappyDecompressInto } from '../codecs/snappy-block';
+import { ownCopy } from '../io/byte-cache';
 import { ByteSource, SourceIOError } from '../io/byte-source';
 import { ChunkDecoder, ChunkIndex, widen } from '../io/chunk-store';
 
@@ -114,13 +115,7 @@ export function avmlDecoder(image: ByteSource, chunks: AvmlChunkIndex, verify: b
       if (stored !== computed) throw fail(`CRC mismatch in the Snappy chunk at file offset ${hex(at)}: stored ${hex(stored)}, computed ${hex(computed)}`);
     }
   };
-  /** An uncompressed chunk's bytes, copied out of the read buffer into one of their own size (the cache counts real sizes). */
-  const copy = (data: Buffer): Buffer => {
-    const out = Buffer.allocUnsafeSlow(data.length);
-    data.copy(out);
-    return out;
-  };
-  /** Span i of one large chunk, its header at file[at] (file offset `base` + at). */
+  /** Span i: one large chunk, its header at file[at]. */
   const large = (i: number, file: Buffer, at: number, parallel: boolean): Promise<Buffer> | Buffer => {
     const { type, bodyLength } = decodeChunkHeader(file, at);
     const body = file.subarray(at + CHUNK_HEADER_SIZE, at + CHUNK_HEADER_SIZE + bodyLength);
@@ -130,7 +125,8 @@ export function avmlDecoder(image: ByteSource, chunks: AvmlChunkIndex, verify: b
       return out;
     };
     const data = body.subarray(CHUNK_CRC_SIZE);
-    if (type !== CHUNK_COMPRESSED) return done(copy(data));
+    // Copied out now: the read buffer may be the shared scratch, which the next decode overwrites.
+    if (type !== CHUNK_COMPRESSED) return done(ownCopy(data));
     if (parallel) {
       return loadSnappy()
         .uncompress(data, { asBuffer: true })
@@ -147,7 +143,7 @@ export function avmlDecoder(image: ByteSource, chunks: AvmlChunkIndex, verify: b
     }
     return done(out);
   };
-  /** Span i of small chunks, its first header at file[at]: every data chunk decoded into one Buffer of the span's size. */
+  /** Span i: small chunks, the first header at file[at], every data chunk decoded into one Buffer of the span's size. */
   const small = (i: number, file: Buffer, at: number): Buffer => {
     const out = Buffer.allocUnsafeSlow(chunks.lengths[i]);
     const end = at + chunks.fileBytes[i];
