@@ -16,7 +16,7 @@ import { readAvmlIndex } from '../src/sources/avml';
 import { FileSource } from '../src/io/file-source';
 import { writeAvml } from '../test/helpers/avml-writer';
 import { iomemText, ramBytes, Range, rangeLength } from '../test/helpers/machine';
-import { BenchContext, BenchRow, ddRead, exec, GiB, mbPerSecond, median, memviewMaxRss, MiB, startMemview, withServer } from './common';
+import { BenchContext, BenchRow, ddRead, GiB, mbPerSecond, memviewMaxRss, MiB, randomReadsPerSecond, repeatMedian, startMemview, withServer } from './common';
 
 const PAGE = 4096;
 const BLOCK = 16 * MiB;
@@ -165,18 +165,6 @@ async function tinyChunkRows(ctx: BenchContext, mnt: string): Promise<BenchRow[]
   return rows;
 }
 
-async function repeatMedian(n: number, fn: () => Promise<number>): Promise<number> {
-  const values: number[] = [];
-  for (let i = 0; i < n; i++) values.push(await fn());
-  return median(values);
-}
-
-async function randomReads(file: string, spans: [number, number][]): Promise<number> {
-  const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), file, String(RANDOM_READS), '11', JSON.stringify(spans)]);
-  const r = JSON.parse(stdout) as { reads: number; seconds: number };
-  return r.reads / r.seconds;
-}
-
 /** Index build, in this process: open + walk every record and chunk header. Best of at least 7 (it takes ms; the machine is shared). */
 async function indexSeconds(file: string, repeat: number): Promise<{ seconds: number; chunks: number }> {
   let best = Infinity;
@@ -233,7 +221,7 @@ export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Mat
     repeatMedian(ctx.repeat, () =>
       withServer(
         () => startMemview(source, mnt, args),
-        (s) => randomReads(path.join(s.dir, 'padded.raw'), spans),
+        (s) => randomReadsPerSecond(path.join(s.dir, 'padded.raw'), RANDOM_READS, 11, spans),
       ),
     );
   const rawRnd = await rnd(m.raw, rawArgs);

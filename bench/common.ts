@@ -230,3 +230,17 @@ export async function withServer<T>(start: () => Promise<Server>, fn: (s: Server
     await server.stop();
   }
 }
+
+/** The median of `n` runs of `fn`. */
+export async function repeatMedian(n: number, fn: () => Promise<number>): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) values.push(await fn());
+  return median(values);
+}
+
+/** 4 KiB reads per second of `count` random reads of `file` within `spans` (bench/random-reads.ts in a child process, seeded). */
+export async function randomReadsPerSecond(file: string, count: number, seed: number, spans: [number, number][]): Promise<number> {
+  const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), file, String(count), String(seed), JSON.stringify(spans)]);
+  const r = JSON.parse(stdout) as { reads: number; seconds: number };
+  return r.reads / r.seconds;
+}

@@ -18,7 +18,7 @@ import { FileSource } from '../src/io/file-source';
 import { indexZlibStream } from '../src/io/zlib-index';
 import { writeKdump } from '../test/helpers/kdump-writer';
 import { expectedLime, iomemText, materialise, Range, rangeLength } from '../test/helpers/machine';
-import { BenchContext, BenchRow, ddRead, exec, mbPerSecond, median, MiB, startMemview, withServer } from './common';
+import { BenchContext, BenchRow, ddRead, mbPerSecond, MiB, randomReadsPerSecond, repeatMedian, startMemview, withServer } from './common';
 
 const PAGE = 4096;
 const RANDOM_READS = 5_000;
@@ -82,18 +82,6 @@ function buildMachine(dir: string, mib: number): Machine {
   return m;
 }
 
-async function repeatMedian(n: number, fn: () => Promise<number>): Promise<number> {
-  const values: number[] = [];
-  for (let i = 0; i < n; i++) values.push(await fn());
-  return median(values);
-}
-
-async function randomReads(file: string, spans: [number, number][]): Promise<number> {
-  const { stdout } = await exec(process.execPath, [path.join(__dirname, 'random-reads.js'), file, String(RANDOM_READS), '13', JSON.stringify(spans)]);
-  const r = JSON.parse(stdout) as { reads: number; seconds: number };
-  return r.reads / r.seconds;
-}
-
 export async function bench(ctx: BenchContext, mib = 256): Promise<BenchRow[]> {
   const scratch = path.join(ctx.dir, 'compressed');
   ctx.log(`compressed: building a ${mib} MiB machine as raw, kdump (zlib), LiME compress=1 and FILE@ADDR …`);
@@ -124,7 +112,7 @@ export async function bench(ctx: BenchContext, mib = 256): Promise<BenchRow[]> {
       await repeatMedian(ctx.repeat, () =>
         withServer(
           () => startMemview(s.source, mnt, s.args),
-          (srv) => randomReads(path.join(srv.dir, 'padded.raw'), spans),
+          (srv) => randomReadsPerSecond(path.join(srv.dir, 'padded.raw'), RANDOM_READS, 13, spans),
         ),
       ),
     );

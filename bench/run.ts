@@ -29,7 +29,6 @@ import {
   BenchMachine,
   BenchRow,
   ddRead,
-  exec,
   GiB,
   mbPerSecond,
   median,
@@ -41,6 +40,7 @@ import {
   startCPassthrough,
   startMemview,
   startPassthrough,
+  randomReadsPerSecond,
   timeCommand,
   withServer,
 } from './common';
@@ -334,18 +334,6 @@ async function hole(ctx: BenchContext, scratch: string, rss: RssWatch): Promise<
   ];
 }
 
-async function randomReads(file: string, spans: [number, number][]): Promise<number> {
-  const { stdout } = await exec(process.execPath, [
-    path.join(__dirname, 'random-reads.js'),
-    file,
-    String(RANDOM_READS),
-    String(RANDOM_SEED),
-    JSON.stringify(spans),
-  ]);
-  const r = JSON.parse(stdout) as { reads: number; seconds: number };
-  return r.reads / r.seconds;
-}
-
 async function random(ctx: BenchContext, scratch: string, rss: RssWatch, c: string): Promise<BenchRow[]> {
   const { machine } = ctx;
   ctx.log(`random: ${RANDOM_READS} x 4 KiB, both passthroughs and padded.raw on both backends, interleaved`);
@@ -355,7 +343,7 @@ async function random(ctx: BenchContext, scratch: string, rss: RssWatch, c: stri
     withServer(
       () => startMemview(machine.raw, path.join(scratch, 'mnt'), ['--map', machine.iomem, '--vmcoreinfo', 'off', ...backend]),
       async (s) => {
-        const r = await randomReads(path.join(s.dir, 'padded.raw'), ram);
+        const r = await randomReadsPerSecond(path.join(s.dir, 'padded.raw'), RANDOM_READS, RANDOM_SEED, ram);
         rss.note(s, backend.length ? 'fuse-native' : 'native');
         return r;
       },
@@ -364,12 +352,12 @@ async function random(ctx: BenchContext, scratch: string, rss: RssWatch, c: stri
     'fuse-native passthrough': () =>
       withServer(
         () => startPassthrough(machine.raw, path.join(scratch, 'pt')),
-        (s) => randomReads(path.join(s.dir, 'machine.raw'), whole),
+        (s) => randomReadsPerSecond(path.join(s.dir, 'machine.raw'), RANDOM_READS, RANDOM_SEED, whole),
       ),
     'C passthrough': () =>
       withServer(
         () => startCPassthrough(c, machine.raw, path.join(scratch, 'pt'), cArgs()),
-        (s) => randomReads(path.join(s.dir, 'machine.raw'), whole),
+        (s) => randomReadsPerSecond(path.join(s.dir, 'machine.raw'), RANDOM_READS, RANDOM_SEED, whole),
       ),
     'padded.raw': padded([]),
     'padded.raw fuse-native': padded(FUSE_NATIVE),
