@@ -17,7 +17,7 @@ import { writeAvml } from '../test/helpers/avml-writer';
 import { memoryBytes } from '../test/helpers/machine';
 import { DEFAULT_REMOTE } from '../src/io/remote-source';
 import { bodyBytes, settled, startNginx } from '../test/helpers/nginx';
-import { BenchContext, BenchRow, GiB, MB, median, MiB } from './common';
+import { BenchContext, BenchRow, ddRead, GiB, MB, mbPerSecond, median, MiB, startMemview, withServer } from './common';
 
 const READ = 128 * 1024;
 const BLOCKS = [2 * MiB, 4 * MiB, 8 * MiB, 16 * MiB];
@@ -93,21 +93,34 @@ export async function remoteRows(file: string, scratch: string, repeat: number, 
       target: `<= one block (${DEFAULT_REMOTE.blockSize / MiB} MiB)`,
       ok: one <= DEFAULT_REMOTE.blockSize,
     });
-    rows.push(await avmlWalkRow(nginx, path.dirname(file), log));
+    const avml = await benchAvml(path.dirname(file), log);
+    try {
+      rows.push(await avmlWalkRow(nginx, avml));
+      rows.push(await avmlMountRssRow(nginx, avml, scratch, log));
+    } finally {
+      fs.rmSync(avml, { force: true });
+    }
   } finally {
     await nginx.stop();
   }
   return rows;
 }
 
-/** Mounting an AVML object: the records walked from the end, bytes fetched against the object's size. */
-async function avmlWalkRow(nginx: Awaited<ReturnType<typeof startNginx>>, dir: string, log: (m: string) => void): Promise<BenchRow> {
+type Nginx = Awaited<ReturnType<typeof startNginx>>;
+
+/** An AVML file of 512 MiB of RAM in `dir` (the directory nginx serves). */
+async function benchAvml(dir: string, log: (m: string) => void): Promise<string> {
   const file = path.join(dir, 'memview-bench-remote.avml');
   const ram = 512 * MiB;
   if (!fs.existsSync(file)) {
     log(`  writing ${file} (512 MiB of RAM, AVML v2)`);
     await writeAvml(file, [{ start: 0x100000, end: 0x100000 + ram - 1 }], (start, length) => memoryBytes(start, length, 0xb3));
   }
+  return file;
+}
+
+/** Mounting an AVML object: the records walked from the end, bytes fetched against the object's size. */
+async function avmlWalkRow(nginx: Nginx, file: string): Promise<BenchRow> {
   const src = await openHttpSource(`${nginx.base}/${path.basename(file)}?sig=bench`);
   const mark = nginx.log().length;
   const t0 = process.hrtime.bigint();
@@ -115,7 +128,6 @@ async function avmlWalkRow(nginx: Awaited<ReturnType<typeof startNginx>>, dir: s
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const fetched = bodyBytes((await settled(() => nginx.log())).slice(mark));
   src.close();
-  fs.rmSync(file, { force: true });
   return {
     group: 'remote',
     name: `bytes fetched to mount an AVML object over HTTP (${tail.records.length} records walked from the end)`,
@@ -126,6 +138,42 @@ async function avmlWalkRow(nginx: Awaited<ReturnType<typeof startNginx>>, dir: s
     target: '<= a few percent of the object',
     ok: fetched <= 0.05 * src.size,
     note: `${tail.reads} reads in ${seconds.toFixed(2)} s over loopback`,
+  };
+}
+
+const CACHE_MB = 64;
+
+/**
+ * Peak RSS of `memview mount` of the AVML object over HTTP, then dd of
+ * padded.raw, against the same file mounted locally: fetched pages and
+ * decoded chunks share the one --cache-mb budget, so the remote mount may
+ * exceed the local one only by its fetches in flight (requests x block,
+ * and each block's page copies).
+ */
+async function avmlMountRssRow(nginx: Nginx, file: string, scratch: string, log: (m: string) => void): Promise<BenchRow> {
+  const mnt = path.join(scratch, 'mnt-rss');
+  const args = ['--cache-mb', String(CACHE_MB), '--vmcoreinfo', 'off'];
+  const peak = (source: string) =>
+    withServer(
+      () => startMemview(source, mnt, args),
+      async (s) => {
+        const r = await ddRead(path.join(s.dir, 'padded.raw'));
+        return { rss: s.peakRss(), mbs: mbPerSecond(r) };
+      },
+    );
+  log(`  AVML mounted locally and over HTTP, --cache-mb ${CACHE_MB}: peak RSS`);
+  const local = await peak(file);
+  const remote = await peak(`${nginx.base}/${path.basename(file)}?sig=bench`);
+  const inFlight = 2 * DEFAULT_REMOTE.concurrency * DEFAULT_REMOTE.blockSize;
+  return {
+    group: 'remote',
+    name: `AVML object over HTTP, memview mount --cache-mb ${CACHE_MB} + dd of padded.raw: peak RSS`,
+    value: remote.rss / MiB,
+    unit: 'MiB',
+    baseline: { name: 'the same file mounted locally', value: local.rss / MiB },
+    target: `<= local + fetches in flight (${inFlight / MiB} MiB)`,
+    ok: remote.rss <= local.rss + inFlight,
+    note: `${remote.mbs.toFixed(0)} MB/s vs ${local.mbs.toFixed(0)} MB/s locally`,
   };
 }
 
