@@ -357,7 +357,7 @@ function choose(h: KernelHarvest): void {
   const how = early
     ? 'stopped at the first note consistent with the image after'
     : h.windowsOnly
-      ? `searched where kernels put it (${h.windowsOnly.map(formatRange).join(', ')}):`
+      ? `searched where kernels put it (${listedParts(h.windowsOnly)}):`
       : 'read all RAM:';
   // No timings here: info.json must be the same bytes on every mount and export of the same source.
   const scanned = `${how} ${h.scannedBytes} of ${h.ramBytes} RAM bytes`;
@@ -388,6 +388,12 @@ function choose(h: KernelHarvest): void {
   );
   for (const e of c.evidence) h.report.push(`  evidence: ${e}`);
   if (!c.image) h.report.push(`vmcore not served: ${c.problems.join('; ')}`);
+}
+
+/** Parts of RAM searched, for the report: the first eight, then how many more (a map of a million ranges gives tens of thousands). */
+function listedParts(parts: readonly RamRange[]): string {
+  const shown = parts.slice(0, 8).map(formatRange).join(', ');
+  return parts.length > 8 ? `${shown}, and ${parts.length - 8} more parts of RAM ranges` : shown;
 }
 
 function where(c: NoteCandidate): string {
