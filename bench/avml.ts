@@ -16,7 +16,20 @@ import { readAvmlIndex } from '../src/sources/avml';
 import { FileSource } from '../src/io/file-source';
 import { writeAvml } from '../test/helpers/avml-writer';
 import { iomemText, ramBytes, Range, rangeLength } from '../test/helpers/machine';
-import { BenchContext, BenchRow, ddRead, GiB, mbPerSecond, memviewMaxRss, MiB, randomReadsPerSecond, repeatMedian, startMemview, withServer } from './common';
+import {
+  runAlone,
+  BenchContext,
+  BenchRow,
+  ddRead,
+  GiB,
+  mbPerSecond,
+  memviewMaxRss,
+  MiB,
+  randomReadsPerSecond,
+  repeatMedian,
+  startMemview,
+  withServer,
+} from './common';
 
 const PAGE = 4096;
 const BLOCK = 16 * MiB;
@@ -253,22 +266,7 @@ export async function bench(ctx: BenchContext, gib = Math.max(1, Math.min(2, Mat
 }
 
 if (require.main === module) {
-  const argv = process.argv.slice(2);
-  const value = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-'));
-  const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-  const ctx = { dir, repeat: value('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
-  const mnt = path.join(dir, 'mnt');
-  (argv.includes('--tiny') ? tinyChunkRows(ctx, mnt) : bench(ctx, value('--gib', 1)))
-    .then((rows) => {
-      for (const r of rows)
-        process.stdout.write(
-          `${r.name}: ${r.value.toFixed(r.unit === 's' ? 3 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.note ? `; ${r.note}` : ''}\n`,
-        );
-    })
-    .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
-    .catch((e: Error) => {
-      process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
-      process.exit(1);
-    });
+  runAlone('memview-bench-', (ctx, numberFlag, argv) =>
+    argv.includes('--tiny') ? tinyChunkRows(ctx, path.join(ctx.dir, 'mnt')) : bench(ctx, numberFlag('--gib', 1)),
+  );
 }

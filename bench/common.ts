@@ -244,3 +244,36 @@ export async function randomReadsPerSecond(file: string, count: number, seed: nu
   const r = JSON.parse(stdout) as { reads: number; seconds: number };
   return r.reads / r.seconds;
 }
+
+/** One row as a line: value, baseline, target and note. */
+export function formatRow(r: BenchRow): string {
+  const digits = r.unit === 's' ? 3 : r.unit === 'ms' || r.unit.startsWith('%') || r.value < 10 ? 2 : 0;
+  const vs = r.baseline ? ` (vs ${r.baseline.name} ${r.baseline.value.toFixed(0)}${r.ratio !== undefined ? `, ratio ${r.ratio.toFixed(2)}` : ''})` : '';
+  const target = r.target ? ` target ${r.target}: ${r.ok ? 'met' : 'NOT met'}` : '';
+  return `${r.name}: ${r.value.toFixed(digits)} ${r.unit}${vs}${target}${r.note ? `; ${r.note}` : ''}`;
+}
+
+/**
+ * A bench module run on its own (`node dist/bench/NAME.js [--repeat N] …`):
+ * a scratch directory, its rows printed one a line, the directory removed;
+ * `numberFlag` reads `--name N` from the command line.
+ */
+export function runAlone(
+  prefix: string,
+  rows: (ctx: BenchContext, numberFlag: (name: string, dflt: number) => number, argv: string[]) => Promise<BenchRow[]>,
+): void {
+  const argv = process.argv.slice(2);
+  const numberFlag = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+  const ctx = { dir, repeat: numberFlag('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
+  rows(ctx, numberFlag, argv)
+    .then((result) => {
+      for (const r of result) process.stdout.write(formatRow(r) + '\n');
+    })
+    .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
+    .catch((e: Error) => {
+      process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
+      process.exit(1);
+    });
+}

@@ -11,14 +11,13 @@
  */
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { FileSource } from '../src/io/file-source';
 import { indexZlibStream } from '../src/io/zlib-index';
 import { writeKdump } from '../test/helpers/kdump-writer';
 import { expectedLime, iomemText, materialise, Range, rangeLength } from '../test/helpers/machine';
-import { BenchContext, BenchRow, ddRead, mbPerSecond, MiB, randomReadsPerSecond, repeatMedian, startMemview, withServer } from './common';
+import { runAlone, BenchContext, BenchRow, ddRead, mbPerSecond, MiB, randomReadsPerSecond, repeatMedian, startMemview, withServer } from './common';
 
 const PAGE = 4096;
 const RANDOM_READS = 5_000;
@@ -189,22 +188,4 @@ export async function bench(ctx: BenchContext, mib = 256): Promise<BenchRow[]> {
   return rows;
 }
 
-if (require.main === module) {
-  const argv = process.argv.slice(2);
-  const value = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-'));
-  const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-  const ctx = { dir, repeat: value('--repeat', 3), log, machine: { raw: '', iomem: '', ranges: [], ramBytes: 0, paddedSize: 0 } };
-  bench(ctx, value('--mib', 256))
-    .then((rows) => {
-      for (const r of rows)
-        process.stdout.write(
-          `${r.name}: ${r.value.toFixed(r.unit === 'ms' || r.unit.startsWith('%') ? 2 : 0)} ${r.unit}${r.baseline ? ` (vs ${r.baseline.value.toFixed(0)})` : ''}${r.target ? ` target ${r.target}: ${r.ok ? 'met' : 'NOT met'}` : ''}${r.note ? `; ${r.note}` : ''}\n`,
-        );
-    })
-    .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
-    .catch((e: Error) => {
-      process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
-      process.exit(1);
-    });
-}
+if (require.main === module) runAlone('memview-bench-', (ctx, numberFlag) => bench(ctx, numberFlag('--mib', 256)));

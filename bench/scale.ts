@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SCALE_KINDS, ScaleImage, ScaleKind, scaleLayout, scaleSourceArgs, writeScaleImage } from '../test/helpers/scale-images';
-import { BenchRow, exec, median, MEMVIEW, MiB, startMemview, withServer } from './common';
+import { runAlone, BenchRow, exec, median, MEMVIEW, MiB, startMemview, withServer } from './common';
 
 const TARGET_SECONDS = 10;
 const TARGET_RSS = 1024 * MiB;
@@ -105,16 +105,7 @@ export async function scaleBench(opts: { ranges: number; repeat: number; dir: st
 }
 
 if (require.main === module) {
-  const argv = process.argv.slice(2);
-  const value = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memview-bench-scale-run-'));
-  scaleBench({ ranges: value('--ranges', 1_000_000), repeat: value('--repeat', 1), dir, log: (m) => process.stderr.write(`bench: ${m}\n`) })
-    .then((r) => {
-      for (const row of r) process.stdout.write(`${row.name}: ${row.value.toFixed(2)} ${row.unit} (target ${row.target}: ${row.ok ? 'met' : 'NOT met'})\n`);
-    })
-    .finally(() => fs.rmSync(dir, { recursive: true, force: true }))
-    .catch((e: Error) => {
-      process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
-      process.exit(1);
-    });
+  runAlone('memview-bench-scale-run-', (ctx, numberFlag) =>
+    scaleBench({ ranges: numberFlag('--ranges', 1_000_000), repeat: numberFlag('--repeat', 1), dir: ctx.dir, log: ctx.log }),
+  );
 }
