@@ -26,15 +26,24 @@ export function rangeEnd(r: RamRange): number {
 }
 
 /** The range holding [addr, addr + length), if any; `ranges` sorted and disjoint (a binary search: a map can have a million). */
-export function rangeHolding(ranges: readonly RamRange[], addr: number, length = 1): RamRange | undefined {
+/**
+ * How many of keys 0..n-1 (ascending) are <= x: the index after the last such
+ * key, 0 when none is. The one binary search over sorted tables (row starts,
+ * range ends, chunk starts, part offsets).
+ */
+export function countAtOrBelow(n: number, key: (i: number) => number, x: number): number {
   let lo = 0;
-  let hi = ranges.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (ranges[mid].start <= addr) lo = mid + 1;
+    if (key(mid) <= x) lo = mid + 1;
     else hi = mid;
   }
-  const r = ranges[lo - 1];
+  return lo;
+}
+
+export function rangeHolding(ranges: readonly RamRange[], addr: number, length = 1): RamRange | undefined {
+  const r = ranges[countAtOrBelow(ranges.length, (i) => ranges[i].start, addr) - 1];
   return r && addr + length <= rangeEnd(r) ? r : undefined;
 }
 

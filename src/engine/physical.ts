@@ -1,4 +1,4 @@
-import { Segment } from '../types';
+import { countAtOrBelow, Segment } from '../types';
 import { PieceTable, PieceTableBuilder } from './piece-table';
 
 /**
@@ -34,12 +34,5 @@ export function physicalTable(segments: readonly Segment[], start: number, end: 
 }
 
 function firstSegmentEndingAfter(segments: readonly Segment[], addr: number): number {
-  let lo = 0;
-  let hi = segments.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (segments[mid].phys + segments[mid].length <= addr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return countAtOrBelow(segments.length, (i) => segments[i].phys + segments[i].length, addr);
 }

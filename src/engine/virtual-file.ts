@@ -1,5 +1,6 @@
 import { PIECE_BYTES, PIECE_SOURCE, PIECE_ZERO, PieceTable } from './piece-table';
 import { ByteSource, readExactly } from '../io/byte-source';
+import { countAtOrBelow } from '../types';
 
 /**
  * The one read path. A virtual file is a piece table (engine/piece-table.ts);
@@ -38,14 +39,7 @@ export class VirtualFile {
   /** Index of the row holding `offset` (offset < size). */
   private find(offset: number): number {
     const starts = this.rows.starts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return Math.max(0, countAtOrBelow(starts.length, (i) => starts[i], offset) - 1);
   }
 
   /** The file as a ByteSource (a scan reads a view's bytes through the same interface as an image's). */

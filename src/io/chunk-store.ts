@@ -1,5 +1,6 @@
 import { cacheBudget, CacheSpace, ENTRY_OVERHEAD } from './byte-cache';
 import { ByteSource, SourceIOError } from './byte-source';
+import { countAtOrBelow } from '../types';
 
 /**
  * A decoded stream served as a ByteSource: the stream is cut into chunks
@@ -31,14 +32,8 @@ export class ChunkIndex {
 
   /** Index of the chunk holding decoded offset `pos`, or -1. */
   find(pos: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid] <= pos) lo = mid;
-      else hi = mid - 1;
-    }
-    return this.count > 0 && this.starts[lo] <= pos && pos < this.starts[lo] + this.lengths[lo] ? lo : -1;
+    const i = countAtOrBelow(this.count, (k) => this.starts[k], pos) - 1;
+    return i >= 0 && pos < this.starts[i] + this.lengths[i] ? i : -1;
   }
 
   /** End of the last chunk: the decoded stream's size. */

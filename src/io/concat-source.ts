@@ -1,4 +1,5 @@
 import { ByteSource } from './byte-source';
+import { countAtOrBelow } from '../types';
 
 /** Several sources read as one, back to back in the order given (the parts of a split RAM dump). */
 export class ConcatSource implements ByteSource {
@@ -36,14 +37,7 @@ export class ConcatSource implements ByteSource {
 
   /** The part holding offset `pos` (binary search over the offsets). */
   private partAt(pos: number): number {
-    let lo = 0;
-    let hi = this.parts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.offsets[mid] <= pos) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return Math.max(0, countAtOrBelow(this.parts.length, (i) => this.offsets[i], pos) - 1);
   }
 
   close(): void {

@@ -5,7 +5,7 @@ import { hex } from '../errors';
 import { ByteSource } from '../io/byte-source';
 import { formatRange, mergeAdjacent, subtractRanges } from '../maps/ranges';
 import { searchChunks } from '../search/needle-search';
-import { appendAll, PAGE, RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
+import { appendAll, countAtOrBelow, PAGE, RamRange, rangeEnd, rangeHolding, Segment, totalLength } from '../types';
 import {
   kernelFacts,
   KernelFacts,
@@ -213,14 +213,8 @@ const WINDOW = 256 * MiB;
 /** The parts of `ranges` inside [start, end). */
 function clip(ranges: readonly RamRange[], start: number, end: number): RamRange[] {
   const out: RamRange[] = [];
-  let lo = 0; // the first range ending after `start` (ranges are sorted)
-  let hi = ranges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rangeEnd(ranges[mid]) <= start) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < ranges.length && ranges[i].start < end; i++) {
+  const first = countAtOrBelow(ranges.length, (i) => rangeEnd(ranges[i]), start); // the first range ending after `start`
+  for (let i = first; i < ranges.length && ranges[i].start < end; i++) {
     const r = ranges[i];
     const from = Math.max(start, r.start);
     const to = Math.min(end, rangeEnd(r));
@@ -284,16 +278,7 @@ async function scanParts(src: RamSource, parts: readonly RamRange[], h: KernelHa
   at[parts.length] = all.size;
   const ram = new VirtualFile(all.build(), src.bytes).asByteSource(src.bytes.label);
   const start = h.scannedBytes;
-  const partOf = (offset: number) => {
-    let lo = 0;
-    let hi = parts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (at[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
+  const partOf = (offset: number) => Math.max(0, countAtOrBelow(parts.length, (k) => at[k], offset) - 1);
   const scannedTo = (k: number, within: number) => {
     h.scannedBytes = Math.max(h.scannedBytes, start + before[k] + Math.min(parts[k].length, (Math.floor(within / CHUNK) + 1) * CHUNK));
   };

@@ -7,6 +7,7 @@ import { AvmlRecordSpan, walkAvmlBackwards } from './avml-backwards';
 import { avmlDecoder, AvmlChunkIndex, loadSnappy } from './avml-chunks';
 import { avmlRangeNotes, avmlRanges } from './avml-ranges';
 import type { ParsedImage } from './parsed';
+import { countAtOrBelow } from '../types';
 
 /**
  * An AVML v2 image that must not be read whole at mount (a remote object):
@@ -67,15 +68,9 @@ class LazyAvmlStore implements ByteSource {
   }
 
   private recordAt(pos: number): number {
-    let lo = 0;
-    let hi = this.records.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.records[mid].start <= pos) lo = mid;
-      else hi = mid - 1;
-    }
-    const r = this.records[lo];
-    return r.start <= pos && pos < r.start + r.length ? lo : -1;
+    const i = countAtOrBelow(this.records.length, (k) => this.records[k].start, pos) - 1;
+    const r = this.records[i];
+    return r && pos < r.start + r.length ? i : -1;
   }
 
   /** Record i's chunk store, indexing its stream on first use (a failed index is tried again by the next read). */

@@ -2,6 +2,7 @@ import { hex, InputError } from '../errors';
 import { FLAT_END, FLAT_HEADER_SIZE, FLAT_RECORD_HEADER_SIZE, FLAT_TYPE, readFlatHeader, readFlatRecordHeader } from '../formats/flattened';
 import { ByteSource } from '../io/byte-source';
 import { BlockReader } from '../io/block-reader';
+import { countAtOrBelow } from '../types';
 
 /** Where a run of the diskdump file's bytes sits in the flattened file. */
 interface Extent {
@@ -131,12 +132,5 @@ function resolve(records: Extent[]): { extents: Extent[]; overwritten: number } 
 
 /** Index of the extent holding `pos`, or of the first one after it. */
 function lowerBound(ex: readonly Extent[], pos: number): number {
-  let lo = 0;
-  let hi = ex.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ex[mid].dst + ex[mid].length <= pos) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return countAtOrBelow(ex.length, (i) => ex[i].dst + ex[i].length, pos);
 }
