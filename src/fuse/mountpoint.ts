@@ -174,7 +174,14 @@ export function checkMountpoint(dir: string): string {
     throw new InputError(
       `${dir}: is the root of a mounted ${mounted.fstype} file system (${mounted.source}); mount on an empty directory of its own, e.g. mkdir -p /tmp/memview-mnt`,
     );
-  if (fs.readdirSync(real).length > 0) throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
+  if (fs.readdirSync(real).length > 0) {
+    // A memview mount that came up between the mount-table read and this listing: say that, not "not empty".
+    const now = mountTable()
+      .filter((m) => m.mountpoint === real)
+      .pop();
+    if (now?.fstype === MEMVIEW_FSTYPE) throw alreadyMounted(dir, now);
+    throw new InputError(`${dir}: mountpoint is not empty; use an empty directory`);
+  }
   return real;
 }
 
